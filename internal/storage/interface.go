@@ -1,0 +1,89 @@
+package storage
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// ResourceConfig describes one resource kept by the Storage.
+type ResourceConfig struct {
+	// GroupResource names the resource in errors ("configmaps", "deployments.apps").
+	GroupResource schema.GroupResource
+	// GVK is set as TypeMeta on every object the storage returns.
+	GVK schema.GroupVersionKind
+	// Namespaced resources are keyed prefix/ns/name, others prefix/name.
+	Namespaced bool
+	// New returns an empty object of the stored type.
+	New func() runtime.Object
+	// Attrs returns the labels and the selectable fields of an object; the
+	// fields always include metadata.name and, when namespaced, metadata.namespace.
+	Attrs func(obj runtime.Object) (labels.Set, fields.Set, error)
+}
+
+// GetOptions selects which version of an object Get returns.
+type GetOptions struct {
+	// ResourceVersion "" reads the latest committed object from etcd; "0"
+	// reads whatever the cache holds; any other value waits until the cache
+	// has seen at least that revision.
+	ResourceVersion string
+}
+
+// ListOptions follow metav1.ListOptions semantics.
+type ListOptions struct {
+	ResourceVersion      string
+	ResourceVersionMatch string // "", "NotOlderThan" or "Exact"
+	Limit                int64
+	Continue             string
+	Label                labels.Selector // nil = everything
+	Field                fields.Selector // nil = everything
+}
+
+// ListResult is one page of a list. Items are shared with the cache and must
+// not be mutated.
+type ListResult struct {
+	Items              []runtime.Object
+	ResourceVersion    uint64
+	Continue           string
+	RemainingItemCount *int64
+}
+
+// WatchOptions follow metav1.ListOptions semantics for watch=true.
+type WatchOptions struct {
+	ResourceVersion      string
+	ResourceVersionMatch string
+	Label                labels.Selector
+	Field                fields.Selector
+	AllowBookmarks       bool
+	SendInitialEvents    *bool
+}
+
+// UpdateFunc computes the new object from the current one. cur is a private
+// deep copy the function may modify and return; cur is nil when the object
+// does not exist (the function then returns a NotFound error or an object to
+// create). Returning an object equal to cur makes Update a no-op that returns
+// cur unchanged. Update calls it again with a fresh cur when a concurrent
+// write wins the race.
+type UpdateFunc func(cur runtime.Object) (runtime.Object, error)
+
+// Resource is the storage of one resource. Errors are apierrors Status
+// errors qualified with the resource: NotFound, AlreadyExists, Conflict,
+// Expired (410) for compacted revisions and continue tokens, Timeout when a
+// requested revision is not reached in time. Objects returned by Get, List
+// and Watch are shared with the cache and read-only; objects returned by
+// Create, Update and Delete belong to the caller.
+type Resource interface {
+	Create(ctx context.Context, namespace, name string, obj runtime.Object) (runtime.Object, error)
+	Get(ctx context.Context, namespace, name string, opts GetOptions) (runtime.Object, error)
+	Update(ctx context.Context, namespace, name string, fn UpdateFunc) (runtime.Object, error)
+	// Delete removes the object if precondition (may be nil) accepts the
+	// current object; it returns the deleted object.
+	Delete(ctx context.Context, namespace, name string, precondition func(cur runtime.Object) error) (runtime.Object, error)
+	// List with namespace "" lists every namespace.
+	List(ctx context.Context, namespace string, opts ListOptions) (*ListResult, error)
+	Watch(ctx context.Context, namespace string, opts WatchOptions) (watch.Interface, error)
+}
