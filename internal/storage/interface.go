@@ -23,6 +23,9 @@ type ResourceConfig struct {
 	// Attrs returns the labels and the selectable fields of an object; the
 	// fields always include metadata.name and, when namespaced, metadata.namespace.
 	Attrs func(obj runtime.Object) (labels.Set, fields.Set, error)
+	// Codec overrides the Store's codec for this resource (for example for
+	// custom resources, which have no protobuf encoding). Optional.
+	Codec runtime.Codec
 }
 
 // GetOptions selects which version of an object Get returns.

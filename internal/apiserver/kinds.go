@@ -1,0 +1,194 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-sh/skiff/internal/storage"
+)
+
+// prepareKindCreate sets the kind-specific fields the server owns on
+// create: status starts empty for kinds with a status subresource, with
+// the initial phase upstream gives pods, namespaces and volumes.
+func prepareKindCreate(res *resource, obj runtime.Object) {
+	if res.info.Has("status") && !(res.info.GVK.Group == "" && res.info.GVK.Kind == "Node") {
+		clearField(obj, "Status")
+	}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		o.Status.Phase = corev1.PodPending
+		o.Status.QOSClass = qosClass(o)
+	case *corev1.Namespace:
+		o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+		o.Status.Phase = corev1.NamespaceActive
+	case *corev1.PersistentVolume:
+		o.Status.Phase = corev1.VolumePending
+	case *corev1.PersistentVolumeClaim:
+		o.Status.Phase = corev1.ClaimPending
+	}
+}
+
+// prepareKindUpdate carries over kind-specific fields on update.
+func prepareKindUpdate(res *resource, obj, cur runtime.Object) {
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		// spec.finalizers change only through the finalize subresource.
+		o.Spec.Finalizers = cur.(*corev1.Namespace).Spec.Finalizers
+	case *corev1.Service:
+		keepAllocations(o, cur.(*corev1.Service))
+	}
+}
+
+// qosClass computes a pod's quality of service class as upstream defines
+// it: Guaranteed when every container has equal cpu and memory requests
+// and limits, BestEffort when none has any, Burstable otherwise.
+func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
+	containers := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
+	any, guaranteed := false, true
+	for _, c := range containers {
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, hasReq := c.Resources.Requests[name]
+			lim, hasLim := c.Resources.Limits[name]
+			if hasReq && !req.IsZero() || hasLim && !lim.IsZero() {
+				any = true
+			}
+			if !hasLim || lim.IsZero() || (hasReq && req.Cmp(lim) != 0) {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case !any:
+		return corev1.PodQOSBestEffort
+	case guaranteed:
+		return corev1.PodQOSGuaranteed
+	}
+	return corev1.PodQOSBurstable
+}
+
+// namespaceHasFinalizers reports whether a namespace still waits for
+// spec.finalizers (the namespace controller's cleanup).
+func namespaceHasFinalizers(obj runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	return ok && len(ns.Spec.Finalizers) > 0
+}
+
+var namespaceGVK = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+
+// namespaceAcceptsContent refuses creates into a missing or terminating
+// namespace, with upstream's NamespaceLifecycle errors.
+func (s *APIServer) namespaceAcceptsContent(ctx context.Context, name string) error {
+	res := s.resourceFor(namespaceGVK)
+	if res == nil {
+		return nil
+	}
+	obj, err := res.store.Get(ctx, "", name, storage.GetOptions{ResourceVersion: "0"})
+	if apierrors.IsNotFound(err) {
+		// The cache may trail a namespace created a moment ago.
+		obj, err = res.store.Get(ctx, "", name, storage.GetOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	ns := obj.(*corev1.Namespace)
+	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
+		err := apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, name,
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", name))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type:    corev1.NamespaceTerminatingCause,
+			Message: fmt.Sprintf("namespace %s is being terminated", name),
+			Field:   "metadata.namespace",
+		})
+		return err
+	}
+	return nil
+}
+
+// clearField zeroes a top-level struct field (Status) of obj.
+func clearField(obj runtime.Object, name string) {
+	f := reflect.ValueOf(obj).Elem().FieldByName(name)
+	if f.IsValid() {
+		f.Set(reflect.Zero(f.Type()))
+	}
+}
+
+// copyField copies a top-level struct field from src to dst (same type).
+func copyField(dst, src runtime.Object, name string) {
+	d := reflect.ValueOf(dst).Elem().FieldByName(name)
+	if d.IsValid() {
+		d.Set(reflect.ValueOf(src).Elem().FieldByName(name))
+	}
+}
+
+// fieldEqual compares a top-level field of two objects semantically.
+func fieldEqual(a, b runtime.Object, name string) bool {
+	fa := reflect.ValueOf(a).Elem().FieldByName(name)
+	fb := reflect.ValueOf(b).Elem().FieldByName(name)
+	if !fa.IsValid() || !fb.IsValid() {
+		return true
+	}
+	return equality.Semantic.DeepEqual(fa.Interface(), fb.Interface())
+}
+
+// reflectSet overwrites *dst with *src (same type).
+func reflectSet(dst, src runtime.Object) {
+	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
+}
+
+// keepAllocations carries a Service's cluster IP and node ports over an
+// update that leaves them out (kubectl replace, apply), as upstream does;
+// validation then refuses real changes to the immutable cluster IP.
+func keepAllocations(svc, old *corev1.Service) {
+	if svc.Spec.Type != corev1.ServiceTypeExternalName && old.Spec.Type != corev1.ServiceTypeExternalName {
+		if svc.Spec.ClusterIP == "" {
+			svc.Spec.ClusterIP = old.Spec.ClusterIP
+		}
+		if len(svc.Spec.ClusterIPs) == 0 {
+			svc.Spec.ClusterIPs = old.Spec.ClusterIPs
+		}
+		if len(svc.Spec.IPFamilies) == 0 {
+			svc.Spec.IPFamilies = old.Spec.IPFamilies
+		}
+		if svc.Spec.IPFamilyPolicy == nil {
+			svc.Spec.IPFamilyPolicy = old.Spec.IPFamilyPolicy
+		}
+	}
+	if !needsNodePorts(svc) {
+		return
+	}
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		for _, op := range old.Spec.Ports {
+			if p.NodePort == 0 && op.NodePort != 0 && op.Port == p.Port && op.Protocol == p.Protocol {
+				p.NodePort = op.NodePort
+			}
+		}
+	}
+	if svc.Spec.HealthCheckNodePort == 0 {
+		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
+	}
+}
+
+// fieldEqualExceptMeta reports whether two objects differ only in metadata
+// and status.
+func fieldEqualExceptMeta(a, b runtime.Object) bool {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	for i := 0; i < va.NumField(); i++ {
+		switch va.Type().Field(i).Name {
+		case "TypeMeta", "ObjectMeta", "Status":
+			continue
+		}
+		if !equality.Semantic.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			return false
+		}
+	}
+	return true
+}

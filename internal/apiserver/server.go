@@ -1,0 +1,152 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/utils/clock"
+
+	"github.com/skiff-sh/skiff/internal/resources"
+	"github.com/skiff-sh/skiff/internal/storage"
+)
+
+// Config is what New needs to serve the API.
+type Config struct {
+	// Resources are the served resources.
+	Resources []resources.Info
+	// Stores maps each storage kind to its storage.
+	Stores map[schema.GroupVersionKind]storage.Resource
+	// Version is reported by /version.
+	Version version.Info
+	// OpenAPI serves /openapi/v2 and /openapi/v3; nil serves 404.
+	OpenAPI http.Handler
+	// Services allocates cluster IPs and node ports; nil disables
+	// allocation (Services then keep what they ask for).
+	Services *ServiceAllocator
+	// Health checks reported by /healthz, /livez and /readyz.
+	Health *Health
+	// Clock stamps creation and deletion times.
+	Clock clock.PassiveClock
+}
+
+// APIServer is the HTTP handler of the Kubernetes API.
+type APIServer struct {
+	cfg Config
+	// byPath finds a resource by "group/version/resource".
+	byPath map[string]*resource
+	// byGVK finds the resource serving a kind.
+	byGVK map[schema.GroupVersionKind]*resource
+	disc  *discovery
+}
+
+// New builds the API server. It starts nothing.
+func New(cfg Config) (*APIServer, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Health == nil {
+		cfg.Health = NewHealth()
+	}
+	s := &APIServer{cfg: cfg, byPath: map[string]*resource{}, byGVK: map[schema.GroupVersionKind]*resource{}}
+	for _, info := range cfg.Resources {
+		store := cfg.Stores[info.Storage()]
+		if store == nil {
+			return nil, fmt.Errorf("no storage for %s", info.Storage())
+		}
+		r, err := newResource(info, store)
+		if err != nil {
+			return nil, err
+		}
+		s.byPath[pathKey(info.GVK.Group, info.GVK.Version, info.Resource)] = r
+		s.byGVK[info.GVK] = r
+	}
+	s.disc = newDiscovery(cfg.Resources)
+	return s, nil
+}
+
+func pathKey(group, version, resource string) string {
+	return group + "/" + version + "/" + resource
+}
+
+// resourceFor returns the resource serving a kind, or nil.
+func (s *APIServer) resourceFor(gvk schema.GroupVersionKind) *resource { return s.byGVK[gvk] }
+
+// ServeHTTP routes a request.
+func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/healthz" || p == "/livez" || p == "/readyz" ||
+		strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/"):
+		s.cfg.Health.ServeHTTP(w, r)
+		return
+	case p == "/version" || p == "/version/":
+		writeJSON(w, http.StatusOK, s.cfg.Version)
+		return
+	case strings.HasPrefix(p, "/openapi/"):
+		if s.cfg.OpenAPI != nil {
+			s.cfg.OpenAPI.ServeHTTP(w, r)
+			return
+		}
+	case p == "/":
+		writeJSON(w, http.StatusOK, map[string][]string{"paths": s.disc.rootPaths()})
+		return
+	}
+	if s.disc.serve(w, r) {
+		return
+	}
+	info, ok := parseRequest(r)
+	if !ok {
+		writeNotFound(w, r)
+		return
+	}
+	res := s.byPath[pathKey(info.Group, info.Version, info.Resource)]
+	if res == nil {
+		writeNotFound(w, r)
+		return
+	}
+	if res.info.Namespaced == (info.Namespace == "") && info.Verb != "list" && info.Verb != "watch" {
+		// Namespaced objects are addressed inside a namespace, cluster
+		// objects outside one; only collections span namespaces.
+		writeNotFound(w, r)
+		return
+	}
+	if info.Subresource != "" && !res.info.Has(info.Subresource) {
+		writeNotFound(w, r)
+		return
+	}
+	s.serveResource(w, r, info, res)
+}
+
+func (s *APIServer) serveResource(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
+	switch info.Verb {
+	case "get":
+		s.get(w, r, info, res)
+	case "list":
+		s.list(w, r, info, res)
+	case "watch":
+		s.watch(w, r, info, res)
+	case "create":
+		if info.Name != "" {
+			writeError(w, r, methodNotSupported(res, info.Verb))
+			return
+		}
+		s.create(w, r, info, res)
+	case "update":
+		s.update(w, r, info, res)
+	case "patch":
+		s.patch(w, r, info, res)
+	case "delete":
+		if info.Subresource != "" {
+			writeError(w, r, methodNotSupported(res, info.Verb))
+			return
+		}
+		s.delete(w, r, info, res)
+	case "deletecollection":
+		s.deleteCollection(w, r, info, res)
+	default:
+		writeError(w, r, methodNotSupported(res, info.Verb))
+	}
+}

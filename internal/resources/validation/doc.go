@@ -1,0 +1,23 @@
+// Package validation checks objects of every kind Skiff serves the way the
+// upstream API server does, before they are stored.
+//
+// ValidateCreate runs on a new object after defaulting and name generation;
+// ValidateUpdate runs on the new version of an object against the stored
+// one, and includes every create check on the new object plus the rules
+// about what may not change (metadata.uid, metadata.name, a Deployment's
+// selector, a Pod's spec, ...); ValidateStatusUpdate runs on writes to the
+// status subresource and checks metadata and status. Each returns a
+// field.ErrorList whose paths ("spec.containers[0].image"), types (Required,
+// Invalid, NotSupported, Duplicate, Forbidden, TooLong, ...) and messages
+// follow upstream's as closely as practical, so that the API server can turn
+// them into a 422 Invalid status with apierrors.NewInvalid(kind, name, errs).
+//
+// Contract for updates: as upstream, metadata.resourceVersion must be set
+// on the new object (the API server copies the stored one in for
+// unconditional updates before validating).
+//
+// Objects of unknown types get metadata-only validation with a DNS-1123
+// subdomain name; their scope is then taken from whether they carry a
+// namespace. Validation never mutates its arguments. The package holds no
+// state and starts nothing; it is safe for concurrent use.
+package validation

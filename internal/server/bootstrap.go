@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiff-sh/skiff/internal/allocator"
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/storage"
+)
+
+// systemNamespaces exist in every cluster.
+var systemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// repairAllocators rewrites the allocators' state from the Services that
+// exist, so a crash between an allocation and its Service's write leaks
+// nothing. It runs before the API accepts writes.
+func repairAllocators(ctx context.Context, services storage.Resource, ips *allocator.IPAllocator, ports *allocator.PortAllocator) error {
+	list, err := services.List(ctx, "", storage.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var usedIPs []net.IP
+	var usedPorts []int
+	for _, obj := range list.Items {
+		svc := obj.(*corev1.Service)
+		for _, ip := range svc.Spec.ClusterIPs {
+			if p := net.ParseIP(ip); p != nil {
+				usedIPs = append(usedIPs, p)
+			}
+		}
+		for _, p := range svc.Spec.Ports {
+			if p.NodePort != 0 {
+				usedPorts = append(usedPorts, int(p.NodePort))
+			}
+		}
+		if svc.Spec.HealthCheckNodePort != 0 {
+			usedPorts = append(usedPorts, int(svc.Spec.HealthCheckNodePort))
+		}
+	}
+	if err := ips.Repair(ctx, usedIPs); err != nil {
+		return err
+	}
+	return ports.Repair(ctx, usedPorts)
+}
+
+// bootstrap creates the objects every cluster starts with: the system
+// namespaces and the default/kubernetes Service pointing at this server.
+func (s *Server) bootstrap(ctx context.Context, api *apiserver.APIServer, serviceNet *net.IPNet, port int) error {
+	for _, name := range systemNamespaces {
+		ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := api.EnsureObject(ctx, ns, false); err != nil {
+			return err
+		}
+	}
+	first := firstServiceIP(serviceNet)
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: first.String(),
+			Ports:     []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(port))}},
+		},
+	}
+	if err := api.EnsureObject(ctx, svc, false); err != nil {
+		return err
+	}
+	addr := s.cfg.AdvertiseAddress
+	ep := &corev1.Endpoints{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Endpoints"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: addr}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	if err := api.EnsureObject(ctx, ep, true); err != nil {
+		return err
+	}
+	slice := &discoveryv1.EndpointSlice{
+		TypeMeta: metav1.TypeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{
+			discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "skiff-apiserver",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	if net.ParseIP(addr).To4() == nil {
+		slice.AddressType = discoveryv1.AddressTypeIPv6
+	}
+	return api.EnsureObject(ctx, slice, true)
+}
+
+// firstServiceIP is the address after the network address of the range.
+func firstServiceIP(n *net.IPNet) net.IP {
+	ip := make(net.IP, len(n.IP.To16()))
+	copy(ip, n.IP.To16())
+	for i := len(ip) - 1; i >= 0; i-- {
+		ip[i]++
+		if ip[i] != 0 {
+			break
+		}
+	}
+	return ip
+}

@@ -1,0 +1,332 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/allocator"
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/datastore"
+	"github.com/skiff-sh/skiff/internal/openapi"
+	"github.com/skiff-sh/skiff/internal/pki"
+	"github.com/skiff-sh/skiff/internal/resources"
+	"github.com/skiff-sh/skiff/internal/resources/fieldsel"
+	"github.com/skiff-sh/skiff/internal/storage"
+	"github.com/skiff-sh/skiff/internal/version"
+)
+
+// Config is filled from `skiff server` flags.
+type Config struct {
+	DataDir          string
+	BindAddress      string
+	HTTPSPort        int
+	AdvertiseAddress string
+	KubeconfigPath   string
+	// DatastoreEndpoints selects an external etcd; empty runs an embedded one
+	// in DataDir/db.
+	DatastoreEndpoints []string
+	DatastoreTLS       datastore.ExternalTLS
+	TLSSANs            []string
+	ServiceCIDR        string
+	NodePortRange      string
+	// CompactInterval between etcd compactions; 0 means the default.
+	CompactInterval time.Duration
+	Logger          *slog.Logger
+}
+
+// Server is one running control plane.
+type Server struct {
+	cfg Config
+	// ready is closed once the API serves requests.
+	ready chan struct{}
+	// url is the HTTPS address clients use, set before ready closes.
+	url    string
+	bundle *pki.Bundle
+}
+
+// New checks cfg and fills in defaults. It starts nothing.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "/var/lib/skiff"
+	}
+	if cfg.HTTPSPort == 0 {
+		cfg.HTTPSPort = 6443
+	}
+	if cfg.BindAddress == "" {
+		cfg.BindAddress = "0.0.0.0"
+	}
+	if cfg.KubeconfigPath == "" {
+		cfg.KubeconfigPath = filepath.Join(cfg.DataDir, "admin.kubeconfig")
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = "10.43.0.0/16"
+	}
+	if cfg.NodePortRange == "" {
+		cfg.NodePortRange = "30000-32767"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.AdvertiseAddress == "" {
+		cfg.AdvertiseAddress = defaultAdvertiseAddress(cfg.BindAddress)
+	}
+	return &Server{cfg: cfg, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the server answers API requests.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// URL is the server's HTTPS address; valid after Ready.
+func (s *Server) URL() string { return s.url }
+
+// AdminConfig returns a client config with the admin identity; valid after
+// Ready.
+func (s *Server) AdminConfig() (*rest.Config, error) {
+	return s.bundle.RestConfig(s.url, "system:admin", []string{"system:masters"})
+}
+
+// Run starts the control plane and serves until ctx is cancelled.
+func (s *Server) Run(ctx context.Context) error {
+	log := s.cfg.Logger
+	start := time.Now()
+	_, serviceNet, err := net.ParseCIDR(s.cfg.ServiceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	portBase, portSize, err := parsePortRange(s.cfg.NodePortRange)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+
+	// Certificates are made while etcd starts.
+	bundleCh := make(chan error, 1)
+	go func() {
+		b, err := pki.Ensure(filepath.Join(s.cfg.DataDir, "tls"), pki.Options{SANs: s.cfg.TLSSANs, ServiceCIDRs: []*net.IPNet{serviceNet}})
+		s.bundle = b
+		bundleCh <- err
+	}()
+
+	client, closeDatastore, err := s.startDatastore(ctx)
+	if err != nil {
+		<-bundleCh
+		return err
+	}
+	defer closeDatastore()
+	if err := <-bundleCh; err != nil {
+		return err
+	}
+
+	store, err := storage.New(storage.Config{Client: client, CompactInterval: s.cfg.CompactInterval, Logger: log})
+	if err != nil {
+		return err
+	}
+	infos := resources.All()
+	stores := map[schema.GroupVersionKind]storage.Resource{}
+	for _, info := range infos {
+		gvk := info.Storage()
+		if stores[gvk] != nil {
+			continue
+		}
+		stores[gvk] = store.Register(storage.ResourceConfig{
+			GroupResource: schema.GroupResource{Group: gvk.Group, Resource: info.Resource},
+			GVK:           gvk,
+			Namespaced:    info.Namespaced,
+			New:           func() runtime.Object { obj, _ := scheme.Scheme.New(gvk); return obj },
+			Attrs:         fieldsel.Attrs,
+		})
+	}
+	if err := store.Start(ctx); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	defer store.Stop()
+
+	ips, err := allocator.NewIPAllocator(client, "/registry/ranges/serviceips", serviceNet)
+	if err != nil {
+		return err
+	}
+	ports, err := allocator.NewPortAllocator(client, "/registry/ranges/servicenodeports", portBase, portSize)
+	if err != nil {
+		return err
+	}
+
+	if err := ips.Refresh(ctx); err != nil {
+		return err
+	}
+	if err := ports.Refresh(ctx); err != nil {
+		return err
+	}
+	if err := repairAllocators(ctx, stores[schema.GroupVersionKind{Version: "v1", Kind: "Service"}], ips, ports); err != nil {
+		return fmt.Errorf("repair allocators: %w", err)
+	}
+
+	oa, err := openapi.New(infos, scheme.Scheme, version.Get().GitVersion)
+	if err != nil {
+		return err
+	}
+	health := apiserver.NewHealth()
+	health.Add("etcd", false, func(ctx context.Context) error {
+		_, err := client.Get(ctx, "health", clientv3.WithCountOnly())
+		return err
+	})
+	api, err := apiserver.New(apiserver.Config{
+		Resources: infos,
+		Stores:    stores,
+		Version:   version.Get(),
+		OpenAPI:   oa,
+		Services:  &apiserver.ServiceAllocator{IPs: ips, Ports: ports},
+		Health:    health,
+	})
+	if err != nil {
+		return err
+	}
+
+	addr := net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.HTTPSPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	s.url = "https://" + net.JoinHostPort(clientHost(s.cfg.BindAddress), strconv.Itoa(port))
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	srv := &http.Server{
+		Handler:           authenticate(api),
+		TLSConfig:         s.bundle.ServerTLSConfig(),
+		ReadHeaderTimeout: 30 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return serveCtx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+
+	if err := s.bootstrap(ctx, api, serviceNet, port); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := pki.WriteKubeconfig(s.cfg.KubeconfigPath, s.url, s.bundle, "system:admin", "system:masters"); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	log.Info("skiff server ready", "url", s.url, "kubeconfig", s.cfg.KubeconfigPath, "startup", time.Since(start).Round(time.Millisecond))
+	close(s.ready)
+	// The OpenAPI documents are large: build them now, off the start path.
+	go func() { _ = oa.Warm() }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return err
+	}
+	log.Info("shutting down")
+	health.ShuttingDown()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Watches never finish on their own: end them with the base context.
+	stopServing()
+	_ = srv.Shutdown(shutdownCtx)
+	return nil
+}
+
+func (s *Server) startDatastore(ctx context.Context) (*clientv3.Client, func(), error) {
+	if len(s.cfg.DatastoreEndpoints) > 0 {
+		tlsCfg, err := s.cfg.DatastoreTLS.Config()
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := datastore.ConnectExternal(s.cfg.DatastoreEndpoints, tlsCfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { _ = c.Close() }, nil
+	}
+	e, err := datastore.StartEmbedded(ctx, filepath.Join(s.cfg.DataDir, "db"), datastore.EmbeddedOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.Client(), func() { _ = e.Close() }, nil
+}
+
+// authenticate admits requests with a client certificate signed by the
+// cluster CA (verified by the TLS layer) and lets anonymous requests reach
+// only health, version and discovery, as upstream's default RBAC allows.
+func authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if anonymousAllowed(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}` + "\n"))
+	})
+}
+
+func anonymousAllowed(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	p := r.URL.Path
+	for _, prefix := range []string{"/healthz", "/livez", "/readyz", "/version"} {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return p == "/api" || p == "/apis" || p == "/api/" || p == "/apis/" || strings.HasPrefix(p, "/openapi/")
+}
+
+func parsePortRange(s string) (int, int, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	a, err1 := strconv.Atoi(lo)
+	b, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || a <= 0 || b < a || b > 65535 {
+		return 0, 0, fmt.Errorf("--service-node-port-range %q: want FROM-TO", s)
+	}
+	return a, b - a + 1, nil
+}
+
+// clientHost is the host clients dial for a bind address.
+func clientHost(bind string) string {
+	if ip := net.ParseIP(bind); ip == nil || ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return bind
+}
+
+// defaultAdvertiseAddress is the address other nodes and pods reach the API
+// at: the bind address, or the first non-loopback IPv4 of this host.
+func defaultAdvertiseAddress(bind string) string {
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
+		return bind
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
