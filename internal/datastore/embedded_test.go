@@ -2,6 +2,8 @@ package datastore
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,6 +17,13 @@ func TestEmbeddedSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("fresh start took %v", time.Since(start))
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "VmRSS") {
+				t.Logf("process %s with etcd running", line)
+			}
+		}
+	}
 	if _, err := e.Client().Put(ctx, "/k", "v1"); err != nil {
 		t.Fatal(err)
 	}

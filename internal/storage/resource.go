@@ -56,6 +56,7 @@ type resource struct {
 	sorted []*entry
 	// hist is a ring of the latest events: hist[(head+i)%len(hist)] for
 	// i < histLen, oldest first. Every event with rev > histFloor is in it.
+	// It grows on demand up to Config.HistorySize.
 	hist      []*event
 	head      int
 	histLen   int
@@ -81,7 +82,7 @@ func newResource(s *Store, cfg ResourceConfig, keyPrefix string) *resource {
 		keyPrefix: keyPrefix,
 		codec:     codec,
 		objs:      map[string]*entry{},
-		hist:      make([]*event, s.cfg.HistorySize),
+		hist:      make([]*event, min(64, s.cfg.HistorySize)),
 		notify:    make(chan struct{}),
 	}
 }
@@ -231,6 +232,14 @@ func (r *resource) apply(rel string, isDelete bool, value []byte, rev uint64) bo
 		copy(r.sorted[i+1:], r.sorted[i:])
 		r.sorted[i] = cur
 	}
+	if r.histLen == len(r.hist) && len(r.hist) < r.s.cfg.HistorySize {
+		// Grow the ring (lazily, so idle resources stay small).
+		grown := make([]*event, min(2*len(r.hist), r.s.cfg.HistorySize))
+		for i := 0; i < r.histLen; i++ {
+			grown[i] = r.hist[(r.head+i)%len(r.hist)]
+		}
+		r.hist, r.head = grown, 0
+	}
 	if r.histLen == len(r.hist) {
 		r.histFloor = r.hist[r.head].rev
 		r.hist[r.head] = nil
@@ -272,9 +281,7 @@ func (r *resource) reset(objs map[string]*entry, rev uint64) {
 	r.mu.Lock()
 	r.objs = objs
 	r.rebuildSorted()
-	for i := range r.hist {
-		r.hist[i] = nil
-	}
+	r.hist = make([]*event, min(64, r.s.cfg.HistorySize))
 	r.head, r.histLen, r.histFloor, r.lastRev = 0, 0, rev, 0
 	r.generation++
 	close(r.notify)
