@@ -1,0 +1,31 @@
+# Skiff: the two commands a new user runs are `make run` and `make test`.
+export PATH := /usr/local/go/bin:$(PATH)
+
+BIN := bin/skiff
+DATA_DIR ?= /var/lib/skiff
+
+.PHONY: deps build run test unit e2e vet bench
+
+deps:
+	./hack/deps.sh
+
+build:
+	go build -o $(BIN) ./cmd/skiff
+
+# Installs what is missing, builds, and starts a single-node cluster.
+run: deps build
+	@echo "kubeconfig: $(DATA_DIR)/admin.kubeconfig (export KUBECONFIG=$(DATA_DIR)/admin.kubeconfig)"
+	$(BIN) server --data-dir $(DATA_DIR)
+
+vet:
+	@test -z "$$(gofmt -l cmd internal test)" || { gofmt -l cmd internal test; exit 1; }
+	go vet ./...
+
+# Every test: unit and integration tests with the race detector, then the
+# end-to-end suite with the real binary and kubectl.
+test: deps vet
+	go test -race -count=1 ./cmd/... ./internal/... ./test/integration/...
+	go test -count=1 ./test/e2e/...
+
+bench: build
+	$(BIN) bench
