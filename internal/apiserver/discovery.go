@@ -103,13 +103,18 @@ func verbsFor(sub string) []string {
 		return []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 	case "finalize":
 		return []string{"update"}
+	case "binding", "eviction":
+		return []string{"create"}
 	}
 	return []string{"get", "patch", "update"}
 }
 
 func subresourceKind(info resources.Info, sub string) metav1.GroupVersionKind {
-	if sub == "scale" {
+	switch sub {
+	case "scale":
 		return metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
+	case "binding":
+		return metav1.GroupVersionKind{Version: "v1", Kind: "Binding"}
 	}
 	return metav1.GroupVersionKind(info.GVK)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-sh/skiff/internal/resources/defaults"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -33,6 +35,9 @@ func prepareKindCreate(res *resource, obj runtime.Object) {
 		o.Status.Phase = corev1.VolumePending
 	case *corev1.PersistentVolumeClaim:
 		o.Status.Phase = corev1.ClaimPending
+	case *batchv1.Job:
+		// Needs the name and UID prepareCreate has just set.
+		defaults.GenerateJobSelector(o)
 	}
 }
 

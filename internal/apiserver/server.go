@@ -113,6 +113,10 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeNotFound(w, r)
 		return
 	}
+	if info.Subresource == "binding" && info.Verb != "create" || info.Subresource == "finalize" && info.Verb != "update" {
+		writeError(w, r, methodNotSupported(res, info.Verb))
+		return
+	}
 	if info.Subresource != "" && !res.info.Has(info.Subresource) {
 		writeNotFound(w, r)
 		return
@@ -129,6 +133,10 @@ func (s *APIServer) serveResource(w http.ResponseWriter, r *http.Request, info r
 	case "watch":
 		s.watch(w, r, info, res)
 	case "create":
+		if info.Subresource == "binding" {
+			s.bind(w, r, info, res)
+			return
+		}
 		if info.Name != "" {
 			writeError(w, r, methodNotSupported(res, info.Verb))
 			return

@@ -2,8 +2,10 @@ package apiserver
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"net/http"
 	"strings"
 
@@ -436,6 +438,15 @@ const modifiedMessage = "the object has been modified; please apply your changes
 // subresource).
 func (s *APIServer) prepareUpdate(res *resource, sub string, obj, cur runtime.Object) {
 	m, old := objectMeta(obj), objectMeta(cur)
+	if sub == "finalize" {
+		// Only the namespace's spec.finalizers change through finalize.
+		keep := cur.DeepCopyObject().(*corev1.Namespace)
+		keep.Spec.Finalizers = obj.(*corev1.Namespace).Spec.Finalizers
+		keep.ManagedFields = m.ManagedFields
+		keep.ResourceVersion = m.ResourceVersion
+		reflectSet(obj, keep)
+		return
+	}
 	if sub == "status" {
 		keep := cur.DeepCopyObject()
 		copyField(keep, obj, "Status")
