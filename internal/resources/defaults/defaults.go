@@ -38,6 +38,16 @@ func Default(obj runtime.Object) {
 		if o.Type == "" {
 			o.Type = corev1.SecretTypeOpaque
 		}
+		// Not defaulting upstream but its v1 conversion, which every write
+		// goes through: write-only stringData is merged into data, winning
+		// over it, and never stored.
+		for k, v := range o.StringData {
+			if o.Data == nil {
+				o.Data = map[string][]byte{}
+			}
+			o.Data[k] = []byte(v)
+		}
+		o.StringData = nil
 	case *corev1.Namespace:
 		defaultNamespace(o)
 	case *corev1.Node:

@@ -100,6 +100,19 @@ func TestDefault(t *testing.T) {
 			},
 		},
 		{
+			name: "secret stringData merged into data",
+			obj: &corev1.Secret{
+				Data:       map[string][]byte{"a": []byte("old"), "b": []byte("kept")},
+				StringData: map[string]string{"a": "new", "c": "added"},
+			},
+			check: func(t *testing.T, obj runtime.Object) {
+				s := obj.(*corev1.Secret)
+				expect(t, "data", s.Data, map[string][]byte{"a": []byte("new"), "b": []byte("kept"), "c": []byte("added")})
+				expect(t, "stringData", s.StringData, map[string]string(nil))
+				expect(t, "type", s.Type, corev1.SecretTypeOpaque)
+			},
+		},
+		{
 			name: "pod on host network gets host ports",
 			obj: &corev1.Pod{Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{{
 				Name: "c", Image: "nginx:1.25", Ports: []corev1.ContainerPort{{ContainerPort: 8080}},

@@ -12,9 +12,9 @@
 // follow upstream's as closely as practical, so that the API server can turn
 // them into a 422 Invalid status with apierrors.NewInvalid(kind, name, errs).
 //
-// Contract for updates: as upstream, metadata.resourceVersion must be set
-// on the new object (the API server copies the stored one in for
-// unconditional updates before validating).
+// Updates do not require metadata.resourceVersion: optimistic concurrency
+// is checked by the API server and storage, and an unconditional update
+// legitimately arrives without one.
 //
 // Objects of unknown types get metadata-only validation with a DNS-1123
 // subdomain name; their scope is then taken from whether they carry a

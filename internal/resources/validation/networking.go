@@ -231,4 +231,3 @@ func validateNetworkPolicyPeers(peers []networkingv1.NetworkPolicyPeer, p *field
 	}
 	return errs
 }
-

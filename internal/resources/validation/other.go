@@ -63,14 +63,14 @@ func init() {
 	}})
 	register(typedRules[*rbacv1.RoleBinding]{namespaced: true, name: pathSegment,
 		create: func(b *rbacv1.RoleBinding) field.ErrorList {
-			return validateBinding(b.RoleRef, b.Subjects, []string{"Role", "ClusterRole"})
+			return validateBinding(b.RoleRef, b.Subjects, []string{"Role", "ClusterRole"}, true)
 		},
 		update: func(b, old *rbacv1.RoleBinding) field.ErrorList {
 			return roleRefImmutable(b.RoleRef, old.RoleRef)
 		}})
 	register(typedRules[*rbacv1.ClusterRoleBinding]{name: pathSegment,
 		create: func(b *rbacv1.ClusterRoleBinding) field.ErrorList {
-			return validateBinding(b.RoleRef, b.Subjects, []string{"ClusterRole"})
+			return validateBinding(b.RoleRef, b.Subjects, []string{"ClusterRole"}, false)
 		},
 		update: func(b, old *rbacv1.ClusterRoleBinding) field.ErrorList {
 			return roleRefImmutable(b.RoleRef, old.RoleRef)
@@ -349,7 +349,9 @@ func validatePolicyRules(rules []rbacv1.PolicyRule, namespaced bool) field.Error
 
 var supportedSubjectKinds = []string{rbacv1.ServiceAccountKind, rbacv1.UserKind, rbacv1.GroupKind}
 
-func validateBinding(ref rbacv1.RoleRef, subjects []rbacv1.Subject, kinds []string) field.ErrorList {
+// validateBinding checks a (Cluster)RoleBinding; namespaced is true for a
+// RoleBinding, whose ServiceAccount subjects default to its own namespace.
+func validateBinding(ref rbacv1.RoleRef, subjects []rbacv1.Subject, kinds []string, namespaced bool) field.ErrorList {
 	rp := field.NewPath("roleRef")
 	var errs field.ErrorList
 	if ref.APIGroup != rbacv1.GroupName {
@@ -374,7 +376,7 @@ func validateBinding(ref rbacv1.RoleRef, subjects []rbacv1.Subject, kinds []stri
 			if s.APIGroup != "" {
 				errs = append(errs, field.NotSupported(sp.Child("apiGroup"), s.APIGroup, []string{""}))
 			}
-			if s.Namespace == "" {
+			if s.Namespace == "" && !namespaced {
 				errs = append(errs, field.Required(sp.Child("namespace"), ""))
 			}
 		case rbacv1.UserKind, rbacv1.GroupKind:

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -120,7 +121,7 @@ func ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {
 
 func sameType(obj, old runtime.Object) field.ErrorList {
 	if reflect.TypeOf(obj) != reflect.TypeOf(old) {
-		return field.ErrorList{field.InternalError(nil, fmt.Errorf("cannot update %T with %T", old, obj))}
+		return field.ErrorList{field.InternalError(field.NewPath("kind"), fmt.Errorf("cannot update %T with %T", old, obj))}
 	}
 	return nil
 }
@@ -131,20 +132,27 @@ func validateObjectMeta(m metav1.Object, k kind) field.ErrorList {
 	return errs
 }
 
+// validateMetaUpdate is the metadata check of a status write: what may
+// not change, plus the validity of what may.
 func validateMetaUpdate(obj, old runtime.Object) field.ErrorList {
+	errs := validateMetaImmutable(obj, old)
 	m, err := meta.Accessor(obj)
 	if err != nil {
-		return field.ErrorList{field.InternalError(metadataPath, err)}
+		return errs
 	}
-	om, err := meta.Accessor(old)
-	if err != nil {
-		return field.ErrorList{field.InternalError(metadataPath, err)}
-	}
-	return apivalidation.ValidateObjectMetaAccessorUpdate(m, om, metadataPath)
+	errs = append(errs, metav1validation.ValidateLabels(m.GetLabels(), metadataPath.Child("labels"))...)
+	errs = append(errs, apivalidation.ValidateAnnotations(m.GetAnnotations(), metadataPath.Child("annotations"))...)
+	errs = append(errs, apivalidation.ValidateOwnerReferences(m.GetOwnerReferences(), metadataPath.Child("ownerReferences"))...)
+	errs = append(errs, apivalidation.ValidateFinalizers(m.GetFinalizers(), metadataPath.Child("finalizers"))...)
+	errs = append(errs, validateFinalizerNames(m.GetFinalizers(), metadataPath.Child("finalizers"))...)
+	return errs
 }
 
 // validateMetaImmutable is the part of the metadata update rules that the
-// create checks on the new object do not already cover.
+// create checks on the new object do not already cover. Unlike upstream's
+// ValidateObjectMetaUpdate it does not require metadata.resourceVersion:
+// preconditions are the storage layer's business, and an unconditional
+// update legitimately arrives without one.
 func validateMetaImmutable(obj, old runtime.Object) field.ErrorList {
 	m, err := meta.Accessor(obj)
 	if err != nil {
@@ -157,9 +165,6 @@ func validateMetaImmutable(obj, old runtime.Object) field.ErrorList {
 	var errs field.ErrorList
 	if om.GetDeletionTimestamp() != nil {
 		errs = append(errs, apivalidation.ValidateNoNewFinalizers(m.GetFinalizers(), om.GetFinalizers(), metadataPath.Child("finalizers"))...)
-	}
-	if m.GetResourceVersion() == "" {
-		errs = append(errs, field.Invalid(metadataPath.Child("resourceVersion"), "", "must be specified for an update"))
 	}
 	if m.GetGeneration() < om.GetGeneration() {
 		errs = append(errs, field.Invalid(metadataPath.Child("generation"), m.GetGeneration(), "must not be decremented"))
