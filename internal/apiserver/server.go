@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/resources"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
@@ -28,6 +29,11 @@ type Config struct {
 	Services *ServiceAllocator
 	// Health checks reported by /healthz, /livez and /readyz.
 	Health *Health
+	// Authenticator identifies users; nil lets every request through as
+	// an unnamed user (tests of the API alone).
+	Authenticator auth.Authenticator
+	// Authorizer decides what users may do; nil allows everything.
+	Authorizer auth.Authorizer
 	// Clock stamps creation and deletion times.
 	Clock clock.PassiveClock
 }
@@ -76,6 +82,10 @@ func (s *APIServer) resourceFor(gvk schema.GroupVersionKind) *resource { return 
 
 // ServeHTTP routes a request.
 func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
 	p := r.URL.Path
 	switch {
 	case p == "/healthz" || p == "/livez" || p == "/readyz" ||

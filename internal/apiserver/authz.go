@@ -1,0 +1,161 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-sh/skiff/internal/auth"
+)
+
+// authenticate identifies the user, applies impersonation and authorizes
+// the request; it writes the 401 or 403 itself and returns ok=false when
+// the request must not proceed.
+func (s *APIServer) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	if s.cfg.Authenticator == nil {
+		return r, true
+	}
+	u, ok, err := s.cfg.Authenticator.AuthenticateRequest(r)
+	if err != nil || !ok {
+		writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
+		return nil, false
+	}
+	if u, err = s.impersonate(r, u); err != nil {
+		writeError(w, r, err)
+		return nil, false
+	}
+	attrs := requestAttributes(r, u)
+	if err := s.authorize(r, attrs); err != nil {
+		writeError(w, r, err)
+		return nil, false
+	}
+	return r.WithContext(auth.WithUser(r.Context(), u)), true
+}
+
+// authorize asks the authorizer and turns a denial into upstream's 403.
+func (s *APIServer) authorize(r *http.Request, a auth.Attributes) error {
+	if s.cfg.Authorizer == nil {
+		return nil
+	}
+	d, reason, err := s.cfg.Authorizer.Authorize(r.Context(), a)
+	if d == auth.Allow {
+		return nil
+	}
+	if err != nil && reason == "" {
+		reason = err.Error()
+	}
+	return forbidden(a, reason)
+}
+
+// forbidden is upstream's Forbidden error for a denied request.
+func forbidden(a auth.Attributes, reason string) error {
+	var msg string
+	if !a.ResourceRequest {
+		msg = fmt.Sprintf("User %q cannot %s path %q", a.User.Name, a.Verb, a.Path)
+	} else {
+		resource := a.Resource
+		if a.Subresource != "" {
+			resource += "/" + a.Subresource
+		}
+		msg = fmt.Sprintf("User %q cannot %s resource %q in API group %q", a.User.Name, a.Verb, resource, a.APIGroup)
+		if a.Namespace != "" {
+			msg += fmt.Sprintf(" in the namespace %q", a.Namespace)
+		} else {
+			msg += " at the cluster scope"
+		}
+	}
+	if reason != "" {
+		msg += ": " + reason
+	}
+	gr := schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}
+	if a.Subresource != "" {
+		gr.Resource += "/" + a.Subresource
+	}
+	return apierrors.NewForbidden(gr, a.Name, fmt.Errorf("%s", msg))
+}
+
+// requestAttributes describes r for authorization.
+func requestAttributes(r *http.Request, u *auth.User) auth.Attributes {
+	info, ok := parseRequest(r)
+	if !ok {
+		return auth.Attributes{User: u, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
+	}
+	return auth.Attributes{
+		User: u, Verb: info.Verb, ResourceRequest: true,
+		Namespace: info.Namespace, APIGroup: info.Group, APIVersion: info.Version,
+		Resource: info.Resource, Subresource: info.Subresource, Name: info.Name,
+		Path: r.URL.Path,
+	}
+}
+
+// Impersonation headers, as kubectl --as / --as-group / --as-uid send them.
+const (
+	headerImpersonateUser        = "Impersonate-User"
+	headerImpersonateGroup       = "Impersonate-Group"
+	headerImpersonateUID         = "Impersonate-Uid"
+	headerImpersonateExtraPrefix = "Impersonate-Extra-"
+)
+
+// impersonate returns the user r acts as: u itself, or the user named by
+// impersonation headers when u may impersonate each part of it.
+func (s *APIServer) impersonate(r *http.Request, u *auth.User) (*auth.User, error) {
+	name := r.Header.Get(headerImpersonateUser)
+	groups := r.Header.Values(headerImpersonateGroup)
+	uid := r.Header.Get(headerImpersonateUID)
+	extra := map[string][]string{}
+	for k, v := range r.Header {
+		if strings.HasPrefix(k, headerImpersonateExtraPrefix) {
+			extra[strings.ToLower(strings.TrimPrefix(k, headerImpersonateExtraPrefix))] = v
+		}
+	}
+	if name == "" {
+		if len(groups) > 0 || uid != "" || len(extra) > 0 {
+			return nil, apierrors.NewBadRequest("requested impersonation without specifying a user")
+		}
+		return u, nil
+	}
+	check := func(a auth.Attributes) error {
+		a.User, a.Verb, a.ResourceRequest = u, "impersonate", true
+		return s.authorize(r, a)
+	}
+	target := &auth.User{Name: name, UID: uid}
+	if ns, sa, ok := strings.Cut(strings.TrimPrefix(name, "system:serviceaccount:"), ":"); ok && strings.HasPrefix(name, "system:serviceaccount:") {
+		if err := check(auth.Attributes{Resource: "serviceaccounts", Namespace: ns, Name: sa}); err != nil {
+			return nil, err
+		}
+		target.Groups = []string{auth.ServiceAccountGroup, auth.ServiceAccountGroup + ":" + ns}
+	} else if err := check(auth.Attributes{Resource: "users", Name: name}); err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		if err := check(auth.Attributes{Resource: "groups", Name: g}); err != nil {
+			return nil, err
+		}
+		target.Groups = append(target.Groups, g)
+	}
+	if uid != "" {
+		if err := check(auth.Attributes{APIGroup: "authentication.k8s.io", Resource: "uids", Name: uid}); err != nil {
+			return nil, err
+		}
+	}
+	for k, vs := range extra {
+		for _, v := range vs {
+			if err := check(auth.Attributes{APIGroup: "authentication.k8s.io", Resource: "userextras", Subresource: k, Name: v}); err != nil {
+				return nil, err
+			}
+		}
+		if target.Extra == nil {
+			target.Extra = map[string][]string{}
+		}
+		target.Extra[k] = vs
+	}
+	if name != auth.Anonymous {
+		target.Groups = append(target.Groups, auth.AllAuthenticated)
+	} else {
+		target.Groups = append(target.Groups, auth.AllUnauthenticated)
+	}
+	return target, nil
+}
