@@ -155,7 +155,10 @@ func listOptions(r *http.Request, res *resource) (metav1.ListOptions, labels.Sel
 	default:
 		return opts, nil, nil, invalidOption("resourceVersionMatch", string(opts.ResourceVersionMatch), "must be one of NotOlderThan, Exact")
 	}
-	if opts.ResourceVersionMatch != "" && opts.ResourceVersion == "" {
+	// A watch-list (sendInitialEvents, checked by watch) may leave
+	// resourceVersion unset for a consistent start, as client-go's
+	// reflector does; upstream forbids the pair only for lists.
+	if opts.ResourceVersionMatch != "" && opts.ResourceVersion == "" && opts.SendInitialEvents == nil {
 		return opts, nil, nil, invalidOption("resourceVersionMatch", string(opts.ResourceVersionMatch), "resourceVersionMatch is forbidden unless resourceVersion is provided")
 	}
 	if opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact && opts.ResourceVersion == "0" {

@@ -530,7 +530,16 @@ func (s *APIServer) EnsureObject(ctx context.Context, obj runtime.Object, replac
 	}
 	opts := writeOptions{fieldManager: "skiff-apiserver", fieldValidation: metav1.FieldValidationStrict}
 	m := objectMeta(obj)
-	_, err := s.createObject(ctx, res, m.Namespace, obj.DeepCopyObject(), opts)
+	// Look before creating: the create pipeline allocates (a Service's
+	// requested cluster IP) before storage could answer AlreadyExists, so
+	// creating an existing Service fails with "already allocated".
+	_, err := res.store.Get(ctx, m.Namespace, m.Name, storage.GetOptions{})
+	switch {
+	case err == nil:
+		err = apierrors.NewAlreadyExists(res.gr(), m.Name)
+	case apierrors.IsNotFound(err):
+		_, err = s.createObject(ctx, res, m.Namespace, obj.DeepCopyObject(), opts)
+	}
 	if !apierrors.IsAlreadyExists(err) || !replace {
 		if apierrors.IsAlreadyExists(err) {
 			return nil
