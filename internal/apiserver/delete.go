@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-sh/skiff/internal/auth/admission"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -116,6 +117,13 @@ func (s *APIServer) deleteObject(ctx context.Context, res *resource, namespace, 
 			return nil, apierrors.NewNotFound(res.gr(), name)
 		}
 		if err := check(cur); err != nil {
+			return nil, err
+		}
+		req := admissionFor(ctx, res, "", namespace, name, admission.Delete, nil, cur, dryRun)
+		if err := s.mutate(ctx, req); err != nil {
+			return nil, err
+		}
+		if err := s.validateAdmission(ctx, req, writeOptions{}); err != nil {
 			return nil, err
 		}
 		m := objectMeta(cur)

@@ -58,6 +58,7 @@ func (s *APIServer) patch(w http.ResponseWriter, r *http.Request, info requestIn
 	}
 	opts.apply = pt == types.ApplyYAMLPatchType
 	var warnings []string
+	opts.warnings = &warnings
 	updated, code, err := s.updateObject(r.Context(), res, info, opts, func(cur runtime.Object) (runtime.Object, error) {
 		if pt == types.ApplyYAMLPatchType {
 			return s.apply(res, info, opts, cur, patch)
@@ -66,7 +67,7 @@ func (s *APIServer) patch(w http.ResponseWriter, r *http.Request, info requestIn
 			return nil, apierrors.NewNotFound(res.gr(), info.Name)
 		}
 		obj, w, err := applyPatch(res, pt, cur, patch, opts.fieldValidation)
-		warnings = w
+		warnings = append(warnings, w...)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/auth/admission"
+	"github.com/skiff-sh/skiff/internal/auth/rbac"
 	"github.com/skiff-sh/skiff/internal/resources"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
@@ -34,6 +36,11 @@ type Config struct {
 	Authenticator auth.Authenticator
 	// Authorizer decides what users may do; nil allows everything.
 	Authorizer auth.Authorizer
+	// Admission is the admission chain run on writes; nil admits all.
+	Admission *admission.Chain
+	// RBACGuard refuses role and binding writes that escalate privileges;
+	// nil skips the check.
+	RBACGuard *rbac.Guard
 	// Clock stamps creation and deletion times.
 	Clock clock.PassiveClock
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/skiff-sh/skiff/internal/auth/admission"
 	"github.com/skiff-sh/skiff/internal/resources/defaults"
 	"github.com/skiff-sh/skiff/internal/resources/validation"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -33,6 +34,8 @@ type writeOptions struct {
 	// apply is set for server-side apply, whose field manager has already
 	// recorded the write.
 	apply bool
+	// warnings collects admission warnings for the response; may be nil.
+	warnings *[]string
 }
 
 func parseWriteOptions(r *http.Request, verb string) (writeOptions, error) {
@@ -149,6 +152,7 @@ func (s *APIServer) create(w http.ResponseWriter, r *http.Request, info requestI
 		writeError(w, r, err)
 		return
 	}
+	opts.warnings = &warnings
 	created, err := s.createObject(r.Context(), res, info.Namespace, obj, opts)
 	if err != nil {
 		writeError(w, r, err)
@@ -171,13 +175,15 @@ func (s *APIServer) createObject(ctx context.Context, res *resource, namespace s
 	}
 	s.prepareCreate(res, obj)
 	defaults.Default(obj)
+	req := admissionFor(ctx, res, "", namespace, m.Name, admission.Create, obj, nil, opts.dryRun)
+	if err := s.mutate(ctx, req); err != nil {
+		return nil, err
+	}
 	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(res.gk(), m.Name, errs)
 	}
-	if res.info.Namespaced {
-		if err := s.namespaceAcceptsContent(ctx, namespace); err != nil {
-			return nil, err
-		}
+	if err := s.validateAdmission(ctx, req, opts); err != nil {
+		return nil, err
 	}
 	alloc, err := s.allocate(ctx, obj, nil, opts.dryRun)
 	if err != nil {
@@ -273,6 +279,7 @@ func (s *APIServer) update(w http.ResponseWriter, r *http.Request, info requestI
 		writeError(w, r, err)
 		return
 	}
+	opts.warnings = &warnings
 	updated, code, err := s.updateObject(r.Context(), res, info, opts, func(cur runtime.Object) (runtime.Object, error) {
 		if cur == nil {
 			return nil, apierrors.NewNotFound(res.gr(), info.Name)
@@ -318,13 +325,15 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 			}
 			s.prepareCreate(res, obj)
 			defaults.Default(obj)
+			req := admissionFor(ctx, res, info.Subresource, info.Namespace, info.Name, admission.Create, obj, nil, opts.dryRun)
+			if err := s.mutate(ctx, req); err != nil {
+				return nil, err
+			}
 			if errs := validation.ValidateCreate(obj); len(errs) > 0 {
 				return nil, apierrors.NewInvalid(res.gk(), info.Name, errs)
 			}
-			if res.info.Namespaced {
-				if err := s.namespaceAcceptsContent(ctx, info.Namespace); err != nil {
-					return nil, err
-				}
+			if err := s.validateAdmission(ctx, req, opts); err != nil {
+				return nil, err
 			}
 			result = obj
 			return res.stored(obj)
@@ -334,6 +343,10 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 		}
 		s.prepareUpdate(res, info.Subresource, obj, cur)
 		defaults.Default(obj)
+		req := admissionFor(ctx, res, info.Subresource, info.Namespace, info.Name, admission.Update, obj, cur, opts.dryRun)
+		if err := s.mutate(ctx, req); err != nil {
+			return nil, err
+		}
 		var errs field.ErrorList
 		if info.Subresource == "status" {
 			errs = validation.ValidateStatusUpdate(obj, cur)
@@ -342,6 +355,9 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 		}
 		if len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.gk(), info.Name, errs)
+		}
+		if err := s.validateAdmission(ctx, req, opts); err != nil {
+			return nil, err
 		}
 		if !opts.apply {
 			if obj, err = s.manageFields(res, info.Subresource, cur, obj, opts.fieldManager); err != nil {

@@ -46,7 +46,12 @@ type Config struct {
 	NodePortRange      string
 	// CompactInterval between etcd compactions; 0 means the default.
 	CompactInterval time.Duration
-	Logger          *slog.Logger
+	// DisableControllerManager leaves the controllers out (k3s's
+	// --disable-controller-manager).
+	DisableControllerManager bool
+	// BookmarkInterval between watch BOOKMARK events; 0 means the default.
+	BookmarkInterval time.Duration
+	Logger           *slog.Logger
 }
 
 // Server is one running control plane.
@@ -134,7 +139,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
-	store, err := storage.New(storage.Config{Client: client, CompactInterval: s.cfg.CompactInterval, Logger: log})
+	store, err := storage.New(storage.Config{Client: client, CompactInterval: s.cfg.CompactInterval, BookmarkInterval: s.cfg.BookmarkInterval, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -206,6 +211,8 @@ func (s *Server) Run(ctx context.Context) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	s.url = "https://" + net.JoinHostPort(clientHost(s.cfg.BindAddress), strconv.Itoa(port))
 	serveCtx, stopServing := context.WithCancel(context.Background())
+	ctx, stopComponents := context.WithCancel(ctx)
+	defer stopComponents()
 	defer stopServing()
 	srv := &http.Server{
 		Handler:           authenticate(api),
@@ -227,15 +234,28 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	log.Info("skiff server ready", "url", s.url, "kubeconfig", s.cfg.KubeconfigPath, "startup", time.Since(start).Round(time.Millisecond))
 	close(s.ready)
+	components, err := s.startComponents(ctx)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+
 	// The OpenAPI documents are large: build them now, off the start path.
 	go func() { _ = oa.Warm() }()
 
+	var runErr error
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
-		return err
+	case runErr = <-serveErr:
 	}
 	log.Info("shutting down")
+	// The components are API clients: stop them while the API still
+	// answers, then the API.
+	stopComponents()
+	components.Wait()
+	if runErr != nil {
+		return runErr
+	}
 	health.ShuttingDown()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -42,6 +42,14 @@ type Options struct {
 	// DataDir reuses a directory (for tests that restart a server across
 	// processes); default a fresh t.TempDir().
 	DataDir string
+	// CompactInterval and BookmarkInterval override the storage defaults
+	// (see server.Config); zero keeps them.
+	CompactInterval  time.Duration
+	BookmarkInterval time.Duration
+	// ControllerManager runs the controllers in the server, as
+	// `skiff server` does; off by default so tests of the API alone (or
+	// of one controller they start themselves) see no other writers.
+	ControllerManager bool
 }
 
 // Start starts a server and waits until it is ready.
@@ -52,12 +60,15 @@ func Start(t testing.TB, opts Options) *Server {
 		dir = t.TempDir()
 	}
 	s := &Server{t: t, cfg: server.Config{
-		DataDir:            dir,
-		BindAddress:        "127.0.0.1",
-		AdvertiseAddress:   "127.0.0.1",
-		HTTPSPort:          freePort(t),
-		DatastoreEndpoints: opts.DatastoreEndpoints,
-		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DataDir:                  dir,
+		BindAddress:              "127.0.0.1",
+		AdvertiseAddress:         "127.0.0.1",
+		HTTPSPort:                freePort(t),
+		DatastoreEndpoints:       opts.DatastoreEndpoints,
+		CompactInterval:          opts.CompactInterval,
+		BookmarkInterval:         opts.BookmarkInterval,
+		DisableControllerManager: !opts.ControllerManager,
+		Logger:                   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}}
 	s.start()
 	t.Cleanup(s.Stop)

@@ -19,3 +19,23 @@ func TestStartServesSystemNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartKeepsObjects restarts on the same data: bootstrap must find
+// its objects (the default/kubernetes Service holds a cluster IP that
+// re-creating would fail to allocate) and earlier writes must survive.
+func TestRestartKeepsObjects(t *testing.T) {
+	s := Start(t, Options{})
+	ctx := context.Background()
+	before, err := s.Client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get kubernetes service: %v", err)
+	}
+	s.Restart()
+	after, err := s.Client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get kubernetes service after restart: %v", err)
+	}
+	if after.UID != before.UID || after.Spec.ClusterIP != before.Spec.ClusterIP {
+		t.Errorf("kubernetes service after restart: uid %s ip %s; want %s %s", after.UID, after.Spec.ClusterIP, before.UID, before.Spec.ClusterIP)
+	}
+}

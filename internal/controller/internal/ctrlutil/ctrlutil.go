@@ -1,0 +1,105 @@
+// Package ctrlutil holds the small pieces every Skiff controller shares: the
+// worker loop around a rate-limited work queue, with panics turned into
+// errors and a result type that says how a key is requeued.
+package ctrlutil
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// Result tells the worker loop what to do with a key after a sync that
+// returned no error. The zero Result means done: the key is forgotten.
+type Result struct {
+	// RequeueAfter re-adds the key after this long (and forgets its
+	// failure history): the way a controller waits for something that
+	// produces no event it watches.
+	RequeueAfter time.Duration
+	// Requeue re-adds the key with the queue's per-key backoff.
+	Requeue bool
+}
+
+// SyncFunc reconciles one key.
+type SyncFunc[T comparable] func(ctx context.Context, key T) (Result, error)
+
+// NewQueue builds a rate-limited queue whose per-key backoff starts at base
+// and doubles to max, on clk.
+func NewQueue[T comparable](name string, clk clock.WithTicker, base, max time.Duration) workqueue.TypedRateLimitingInterface[T] {
+	if base <= 0 {
+		base = 5 * time.Millisecond
+	}
+	if max <= 0 {
+		max = 30 * time.Second
+	}
+	return workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[T](base, max),
+		workqueue.TypedRateLimitingQueueConfig[T]{Name: name, Clock: clk},
+	)
+}
+
+var reconcileIDs atomic.Uint64
+
+// RunWorkers runs n workers on q until ctx ends, then shuts q down and waits
+// for the workers to return. Each key is handled by sync; a returned error
+// requeues with backoff, a Result as documented on it. A panicking sync is
+// recovered and treated as an error.
+func RunWorkers[T comparable](ctx context.Context, log *slog.Logger, q workqueue.TypedRateLimitingInterface[T], n int, reconcile SyncFunc[T]) {
+	if n <= 0 {
+		n = 1
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for processNext(ctx, log, q, reconcile) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	q.ShutDown()
+	wg.Wait()
+}
+
+func processNext[T comparable](ctx context.Context, log *slog.Logger, q workqueue.TypedRateLimitingInterface[T], sync SyncFunc[T]) bool {
+	key, quit := q.Get()
+	if quit {
+		return false
+	}
+	defer q.Done(key)
+	id := strconv.FormatUint(reconcileIDs.Add(1), 10)
+	l := log.With("key", fmt.Sprint(key), "reconcileID", id)
+	res, err := safeSync(ctx, key, sync)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			l.Info("sync failed, will retry", "err", err, "retries", q.NumRequeues(key))
+		}
+		q.AddRateLimited(key)
+	case res.RequeueAfter > 0:
+		q.Forget(key)
+		q.AddAfter(key, res.RequeueAfter)
+	case res.Requeue:
+		q.AddRateLimited(key)
+	default:
+		q.Forget(key)
+	}
+	return true
+}
+
+func safeSync[T comparable](ctx context.Context, key T, sync SyncFunc[T]) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in sync of %v: %v", key, r)
+		}
+	}()
+	return sync(ctx, key)
+}

@@ -1,0 +1,273 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/utils/clock"
+)
+
+// ErrLeaderElectionLost is returned by Run when the manager stops leading
+// before its context ends.
+var ErrLeaderElectionLost = errors.New("manager: leader election lost")
+
+// Options configure Run; the zero value runs every controller without
+// leader election.
+type Options struct {
+	// LeaderElect runs the controllers only while holding the Lease
+	// LeaderElection names.
+	LeaderElect    bool
+	LeaderElection LeaderElection
+	// Controllers names the controllers to run (see Names); nil runs all.
+	Controllers []string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Clock is given to the controllers (default the real clock).
+	Clock clock.WithTicker
+	// ResyncPeriod of the shared informers (default 0: no resync).
+	ResyncPeriod time.Duration
+	// MaxRetryDelay caps controllers' per-item backoff (default 30s).
+	MaxRetryDelay time.Duration
+	// RediscoveryPeriod is how often discovery-driven controllers (the
+	// garbage collector) look for new kinds (default 30s).
+	RediscoveryPeriod time.Duration
+}
+
+// LeaderElection names the Lease and sets its timing; zero fields take the
+// defaults shown.
+type LeaderElection struct {
+	Namespace     string        // kube-system
+	Name          string        // skiff-controller-manager
+	Identity      string        // hostname_<random>
+	LeaseDuration time.Duration // 15s
+	RenewDeadline time.Duration // 10s
+	RetryPeriod   time.Duration // 2s
+}
+
+// Controller is one control loop: Run blocks until ctx ends and returns
+// after everything it started has stopped.
+type Controller interface {
+	Run(ctx context.Context) error
+}
+
+// Entry is one line of the controller list: a name and a constructor.
+type Entry struct {
+	Name string
+	New  func(*Context) (Controller, error)
+}
+
+// Context is what constructors get: clients and informer factories shared
+// by all controllers. Factories are started by the manager after every
+// constructor ran, so constructors only ask for informers.
+type Context struct {
+	Client            kubernetes.Interface
+	Metadata          metadata.Interface
+	Dynamic           dynamic.Interface
+	Discovery         discovery.DiscoveryInterface
+	Mapper            meta.ResettableRESTMapper
+	Informers         informers.SharedInformerFactory
+	MetadataInformers metadatainformer.SharedInformerFactory
+	Clock             clock.WithTicker
+	Logger            *slog.Logger
+	Options           Options
+}
+
+// Names lists the controllers Run knows, in start order.
+func Names() []string {
+	out := make([]string, 0, len(controllers))
+	for _, e := range controllers {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+// Run runs the controller manager against the API server cfg points at
+// until ctx ends (nil error) or leadership is lost (ErrLeaderElectionLost).
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	for _, name := range opts.Controllers {
+		if !slices.Contains(Names(), name) {
+			return fmt.Errorf("manager: unknown controller %q", name)
+		}
+	}
+	cfg = rest.CopyConfig(cfg)
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "skiff-controller-manager"
+	}
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 200, 400
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if !opts.LeaderElect {
+		return runControllers(ctx, cfg, client, opts)
+	}
+	return runElected(ctx, cfg, client, opts)
+}
+
+// runElected runs the controllers while this process holds the lease.
+func runElected(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, opts Options) error {
+	le := opts.LeaderElection
+	if le.Namespace == "" {
+		le.Namespace = metav1.NamespaceSystem
+	}
+	if le.Name == "" {
+		le.Name = "skiff-controller-manager"
+	}
+	if le.Identity == "" {
+		host, _ := os.Hostname()
+		le.Identity = host + "_" + string(uuid.NewUUID())
+	}
+	le.LeaseDuration = orDefault(le.LeaseDuration, 15*time.Second)
+	le.RenewDeadline = orDefault(le.RenewDeadline, 10*time.Second)
+	le.RetryPeriod = orDefault(le.RetryPeriod, 2*time.Second)
+	log := opts.Logger.With("lease", le.Namespace+"/"+le.Name, "identity", le.Identity)
+
+	// acquired receives the leading context when the lease is won; it is
+	// buffered so the elector's callback never blocks.
+	acquired := make(chan context.Context, 1)
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock: &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
+			Client:     client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: le.Identity},
+		},
+		LeaseDuration:   le.LeaseDuration,
+		RenewDeadline:   le.RenewDeadline,
+		RetryPeriod:     le.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            le.Name,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(lctx context.Context) { acquired <- lctx },
+			OnStoppedLeading: func() { log.Info("stopped leading") },
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// electorDone is closed when the elector has stopped (and released
+	// the lease, if it held it).
+	electorDone := make(chan struct{})
+	go func() {
+		defer close(electorDone)
+		elector.Run(ectx)
+	}()
+	log.Info("waiting for leadership")
+	select {
+	case lctx := <-acquired:
+		log.Info("became leader, starting controllers")
+		runErr := runControllers(lctx, cfg, client, opts)
+		cancel()
+		<-electorDone
+		if runErr != nil {
+			return runErr
+		}
+	case <-electorDone:
+	}
+	if ctx.Err() == nil {
+		return ErrLeaderElectionLost
+	}
+	return nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// runControllers builds the enabled controllers, starts the informers and
+// runs the controllers until ctx ends.
+func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, opts Options) error {
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	disc := memory.NewMemCacheClient(client.Discovery())
+	c := &Context{
+		Client:            client,
+		Metadata:          md,
+		Dynamic:           dyn,
+		Discovery:         client.Discovery(),
+		Mapper:            restmapper.NewDeferredDiscoveryRESTMapper(disc),
+		Informers:         informers.NewSharedInformerFactory(client, opts.ResyncPeriod),
+		MetadataInformers: metadatainformer.NewSharedInformerFactory(md, opts.ResyncPeriod),
+		Clock:             opts.Clock,
+		Logger:            opts.Logger,
+		Options:           opts,
+	}
+	type running struct {
+		name string
+		c    Controller
+	}
+	var list []running
+	for _, e := range controllers {
+		if opts.Controllers != nil && !slices.Contains(opts.Controllers, e.Name) {
+			continue
+		}
+		ctrl, err := e.New(c)
+		if err != nil {
+			return fmt.Errorf("controller %s: %w", e.Name, err)
+		}
+		list = append(list, running{e.Name, ctrl})
+	}
+	c.Informers.Start(ctx.Done())
+	c.MetadataInformers.Start(ctx.Done())
+	defer c.Informers.Shutdown()
+	defer c.MetadataInformers.Shutdown()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(list))
+	for i, r := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("controller %s panicked: %v", r.name, p)
+				}
+			}()
+			opts.Logger.Info("starting controller", "controller", r.name)
+			if err := r.c.Run(ctx); err != nil && ctx.Err() == nil {
+				errs[i] = fmt.Errorf("controller %s: %w", r.name, err)
+				opts.Logger.Error("controller stopped", "controller", r.name, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
