@@ -3,13 +3,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +23,7 @@ func run() int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), versionCommand())
+	root.AddCommand(serverCommand(), schedulerCommand(), controllerManagerCommand(), versionCommand(), benchCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		return 1
@@ -65,7 +62,7 @@ func serverCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := signalContext()
 			defer stop()
 			return srv.Run(ctx)
 		},
@@ -83,6 +80,9 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&sans, "tls-san", "", "comma-separated extra names or IPs for the serving certificate")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service cluster IPs are allocated from")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "range Service node ports are allocated from")
+	f.BoolVar(&cfg.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers")
+	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler")
+	f.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file for the scheduler")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"sync"
 
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/skiff-sh/skiff/internal/controller/manager"
+	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
 // startComponents starts the control-plane components that are API
-// clients (the controller manager), each under its own identity. They stop
+// clients (the controller manager and the scheduler), each under its own identity. They stop
 // when ctx ends; Wait on the returned group waits for them.
 func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 	var wg sync.WaitGroup
@@ -23,6 +27,37 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 			err := manager.Run(ctx, cfg, manager.Options{LeaderElect: true, Logger: s.cfg.Logger.With("component", "controller-manager")})
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("controller manager stopped", "err", err)
+			}
+		}()
+	}
+	if !s.cfg.DisableScheduler {
+		cfg, err := s.bundle.RestConfig(s.url, "system:kube-scheduler", nil)
+		if err != nil {
+			return nil, err
+		}
+		sc := scheduler.DefaultConfig()
+		if s.cfg.SchedulerConfig != "" {
+			if sc, err = scheduler.LoadConfig(s.cfg.SchedulerConfig); err != nil {
+				return nil, err
+			}
+		}
+		sc.LeaderElection.Enabled = true
+		cfg.QPS, cfg.Burst = 1000, 2000
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		sched, err := scheduler.New(client, informers.NewSharedInformerFactory(client, 0), scheduler.Options{
+			Config: sc, Logger: s.cfg.Logger.With("component", "scheduler"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sched.Run(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Error("scheduler stopped", "err", err)
 			}
 		}()
 	}

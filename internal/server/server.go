@@ -49,6 +49,11 @@ type Config struct {
 	// DisableControllerManager leaves the controllers out (k3s's
 	// --disable-controller-manager).
 	DisableControllerManager bool
+	// DisableScheduler leaves the scheduler out (--disable-scheduler).
+	DisableScheduler bool
+	// SchedulerConfig is a KubeSchedulerConfiguration file; empty uses
+	// upstream's defaults.
+	SchedulerConfig string
 	// BookmarkInterval between watch BOOKMARK events; 0 means the default.
 	BookmarkInterval time.Duration
 	Logger           *slog.Logger

@@ -50,6 +50,8 @@ type Options struct {
 	// `skiff server` does; off by default so tests of the API alone (or
 	// of one controller they start themselves) see no other writers.
 	ControllerManager bool
+	// Scheduler runs the scheduler in the server; off by default.
+	Scheduler bool
 }
 
 // Start starts a server and waits until it is ready.
@@ -68,6 +70,7 @@ func Start(t testing.TB, opts Options) *Server {
 		CompactInterval:          opts.CompactInterval,
 		BookmarkInterval:         opts.BookmarkInterval,
 		DisableControllerManager: !opts.ControllerManager,
+		DisableScheduler:         !opts.Scheduler,
 		Logger:                   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}}
 	s.start()

@@ -1,0 +1,267 @@
+package scheduler
+
+import (
+	"context"
+	"math"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+const (
+	reasonSpread             = "node(s) didn't match pod topology spread constraints"
+	reasonSpreadMissingLabel = "node(s) didn't match pod topology spread constraints (missing required label)"
+)
+
+// podTopologySpread keeps matching pods spread across topology domains:
+// DoNotSchedule constraints filter, ScheduleAnyway constraints score.
+type podTopologySpread struct{}
+
+var (
+	_ Filter     = podTopologySpread{}
+	_ PreFilter  = podTopologySpread{}
+	_ podDelta   = podTopologySpread{}
+	_ Scorer     = podTopologySpread{}
+	_ PreScorer  = podTopologySpread{}
+	_ Normalizer = podTopologySpread{}
+)
+
+func (podTopologySpread) Name() string { return "PodTopologySpread" }
+
+type spreadConstraint struct {
+	maxSkew      int32
+	key          string
+	sel          labels.Selector
+	minDomains   int32
+	honorAffin   bool
+	honorTaints  bool
+	whenUnsatHrd bool
+}
+
+// constraints parses the pod's constraints of one kind (hard: DoNotSchedule).
+func constraints(pod *corev1.Pod, hard bool) []spreadConstraint {
+	var out []spreadConstraint
+	for _, c := range pod.Spec.TopologySpreadConstraints {
+		if (c.WhenUnsatisfiable == corev1.DoNotSchedule) != hard {
+			continue
+		}
+		sel := labels.Nothing()
+		if c.LabelSelector != nil {
+			s, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+			if err != nil {
+				continue
+			}
+			sel = s
+			for _, k := range c.MatchLabelKeys {
+				if v, ok := pod.Labels[k]; ok {
+					if r, err := labels.NewRequirement(k, "in", []string{v}); err == nil {
+						sel = sel.Add(*r)
+					}
+				}
+			}
+		}
+		sc := spreadConstraint{maxSkew: c.MaxSkew, key: c.TopologyKey, sel: sel, minDomains: 1, honorAffin: true}
+		if c.MinDomains != nil {
+			sc.minDomains = *c.MinDomains
+		}
+		if c.NodeAffinityPolicy != nil && *c.NodeAffinityPolicy == corev1.NodeInclusionPolicyIgnore {
+			sc.honorAffin = false
+		}
+		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor {
+			sc.honorTaints = true
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// spreadState counts matching pods per domain for each constraint.
+type spreadState struct {
+	cons   []spreadConstraint
+	counts []map[string]int
+	self   []int
+}
+
+func (s *spreadState) clone() stateData {
+	c := &spreadState{cons: s.cons, self: s.self, counts: make([]map[string]int, len(s.counts))}
+	for i, m := range s.counts {
+		c.counts[i] = make(map[string]int, len(m))
+		for k, v := range m {
+			c.counts[i][k] = v
+		}
+	}
+	return c
+}
+
+// eligible reports whether n's domains count for pod: it must carry every
+// constraint key and honour the inclusion policies.
+func eligible(pod *corev1.Pod, cons []spreadConstraint, n *NodeInfo) bool {
+	for _, c := range cons {
+		if _, ok := n.Node.Labels[c.key]; !ok {
+			return false
+		}
+		if c.honorAffin && !podMatchesNodeSelectorAndAffinity(pod, n.Node) {
+			return false
+		}
+		if c.honorTaints {
+			for i := range n.Node.Spec.Taints {
+				t := &n.Node.Spec.Taints[i]
+				if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !tolerates(pod.Spec.Tolerations, t) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func countSpread(pod *corev1.Pod, cons []spreadConstraint, nodes []*NodeInfo) *spreadState {
+	s := &spreadState{cons: cons, counts: make([]map[string]int, len(cons)), self: make([]int, len(cons))}
+	for i, c := range cons {
+		s.counts[i] = map[string]int{}
+		if c.sel.Matches(labels.Set(pod.Labels)) {
+			s.self[i] = 1
+		}
+	}
+	for _, n := range nodes {
+		if !eligible(pod, cons, n) {
+			continue
+		}
+		for i, c := range cons {
+			v := n.Node.Labels[c.key]
+			s.counts[i][v] += matchingPods(pod, c.sel, n)
+		}
+	}
+	return s
+}
+
+func matchingPods(pod *corev1.Pod, sel labels.Selector, n *NodeInfo) int {
+	count := 0
+	for _, o := range n.Pods {
+		if o.Pod.Namespace == pod.Namespace && o.Pod.DeletionTimestamp == nil && o.Pod.UID != pod.UID && sel.Matches(labels.Set(o.Pod.Labels)) {
+			count++
+		}
+	}
+	return count
+}
+
+func (p podTopologySpread) PreFilter(_ context.Context, state *CycleState, pod *corev1.Pod) *Status {
+	cons := constraints(pod, true)
+	if len(cons) == 0 {
+		state.skip[p.Name()] = true
+		return nil
+	}
+	state.data[p.Name()] = countSpread(pod, cons, state.nodes)
+	return nil
+}
+
+func (p podTopologySpread) delta(state *CycleState, o *PodInfo, n *NodeInfo, d int) {
+	if state.skip[p.Name()] {
+		return
+	}
+	s := state.data[p.Name()].(*spreadState)
+	pod := state.podInfo.Pod
+	if o.Pod.Namespace != pod.Namespace || !eligible(pod, s.cons, n) {
+		return
+	}
+	for i, c := range s.cons {
+		if c.sel.Matches(labels.Set(o.Pod.Labels)) {
+			s.counts[i][n.Node.Labels[c.key]] += d
+		}
+	}
+}
+
+func (p podTopologySpread) AddPod(state *CycleState, o *PodInfo, n *NodeInfo) {
+	p.delta(state, o, n, 1)
+}
+
+func (p podTopologySpread) RemovePod(state *CycleState, o *PodInfo, n *NodeInfo) {
+	p.delta(state, o, n, -1)
+}
+
+func (p podTopologySpread) Filter(_ context.Context, state *CycleState, _ *corev1.Pod, n *NodeInfo) *Status {
+	if state.skip[p.Name()] {
+		return nil
+	}
+	s := state.data[p.Name()].(*spreadState)
+	for i, c := range s.cons {
+		v, ok := n.Node.Labels[c.key]
+		if !ok {
+			return newStatus(UnschedulableAndUnresolvable, reasonSpreadMissingLabel)
+		}
+		minMatch := math.MaxInt
+		for _, cnt := range s.counts[i] {
+			minMatch = min(minMatch, cnt)
+		}
+		if len(s.counts[i]) < int(c.minDomains) || minMatch == math.MaxInt {
+			minMatch = 0
+		}
+		if s.counts[i][v]+s.self[i]-minMatch > int(c.maxSkew) {
+			return newStatus(Unschedulable, reasonSpread)
+		}
+	}
+	return nil
+}
+
+// spreadScore holds the soft constraints' counts and domain weights.
+type spreadScore struct {
+	s       *spreadState
+	weights []float64
+}
+
+func (s *spreadScore) clone() stateData { return s }
+
+// PreScore counts matching pods per domain for the ScheduleAnyway
+// constraints; domains with many values weigh more (log(n+2)).
+func (p podTopologySpread) PreScore(_ context.Context, state *CycleState, pod *corev1.Pod, _ []*NodeInfo) {
+	cons := constraints(pod, false)
+	if len(cons) == 0 {
+		return
+	}
+	ss := &spreadScore{s: countSpread(pod, cons, state.nodes)}
+	for i := range cons {
+		ss.weights = append(ss.weights, math.Log(float64(len(ss.s.counts[i])+2)))
+	}
+	state.data["PodTopologySpread/score"] = ss
+}
+
+// Score returns the weighted count of matching pods in the node's domains
+// (lower is better, inverted by Normalize); nodes without a key score -1.
+func (p podTopologySpread) Score(_ context.Context, state *CycleState, _ *corev1.Pod, n *NodeInfo) int64 {
+	v, ok := state.data["PodTopologySpread/score"]
+	if !ok {
+		return 0
+	}
+	ss := v.(*spreadScore)
+	var total float64
+	for i, c := range ss.s.cons {
+		val, ok := n.Node.Labels[c.key]
+		if !ok {
+			return -1
+		}
+		total += float64(ss.s.counts[i][val]+int(c.maxSkew)-1) * ss.weights[i]
+	}
+	return int64(math.Round(total * 100))
+}
+
+// Normalize: fewest matching pods gets 100; nodes missing a key get 0.
+func (p podTopologySpread) Normalize(scores []int64) {
+	lo, hi := int64(math.MaxInt64), int64(0)
+	for _, s := range scores {
+		if s < 0 {
+			continue
+		}
+		lo, hi = min(lo, s), max(hi, s)
+	}
+	for i, s := range scores {
+		switch {
+		case s < 0:
+			scores[i] = 0
+		case hi == 0:
+			scores[i] = MaxNodeScore
+		default:
+			scores[i] = MaxNodeScore * (hi + lo - s) / hi
+		}
+	}
+}
