@@ -181,6 +181,10 @@ func (s *APIServer) list(w http.ResponseWriter, r *http.Request, info requestInf
 		writeError(w, r, err)
 		return
 	}
+	if opts.SendInitialEvents != nil {
+		writeError(w, r, invalidOption("sendInitialEvents", "", "sendInitialEvents is forbidden for list"))
+		return
+	}
 	result, err := res.store.List(r.Context(), info.Namespace, storage.ListOptions{
 		ResourceVersion:      opts.ResourceVersion,
 		ResourceVersionMatch: string(opts.ResourceVersionMatch),
