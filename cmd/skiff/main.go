@@ -77,6 +77,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.DatastoreTLS.CAFile, "datastore-cafile", "", "CA certificate of the external etcd")
 	f.StringVar(&cfg.DatastoreTLS.CertFile, "datastore-certfile", "", "client certificate for the external etcd")
 	f.StringVar(&cfg.DatastoreTLS.KeyFile, "datastore-keyfile", "", "client key for the external etcd")
+	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
 	f.StringVar(&sans, "tls-san", "", "comma-separated extra names or IPs for the serving certificate")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service cluster IPs are allocated from")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "range Service node ports are allocated from")

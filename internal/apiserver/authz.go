@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/skiff-sh/skiff/internal/auth"
@@ -83,12 +84,23 @@ func requestAttributes(r *http.Request, u *auth.User) auth.Attributes {
 	if !ok {
 		return auth.Attributes{User: u, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
 	}
-	return auth.Attributes{
+	a := auth.Attributes{
 		User: u, Verb: info.Verb, ResourceRequest: true,
 		Namespace: info.Namespace, APIGroup: info.Group, APIVersion: info.Version,
 		Resource: info.Resource, Subresource: info.Subresource, Name: info.Name,
 		Path: r.URL.Path,
 	}
+	if info.Verb == "list" || info.Verb == "watch" {
+		a.FieldSelector = r.URL.Query().Get("fieldSelector")
+		// A list or watch of one object by name is authorized as that
+		// object, as upstream does.
+		if sel, err := fields.ParseSelector(a.FieldSelector); err == nil {
+			if name, ok := sel.RequiresExactMatch("metadata.name"); ok && a.Name == "" {
+				a.Name = name
+			}
+		}
+	}
+	return a
 }
 
 // Impersonation headers, as kubectl --as / --as-group / --as-uid send them.

@@ -103,10 +103,19 @@ func verbsFor(sub string) []string {
 		return []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 	case "finalize":
 		return []string{"update"}
-	case "binding", "eviction":
+	case "binding", "eviction", "token":
 		return []string{"create"}
 	}
 	return []string{"get", "patch", "update"}
+}
+
+// resourceVerbs are the verbs of a resource itself; reviews are only
+// created.
+func resourceVerbs(info resources.Info) []string {
+	if info.Virtual {
+		return []string{"create"}
+	}
+	return verbsFor("")
 }
 
 func subresourceKind(info resources.Info, sub string) metav1.GroupVersionKind {
@@ -115,6 +124,8 @@ func subresourceKind(info resources.Info, sub string) metav1.GroupVersionKind {
 		return metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
 	case "binding":
 		return metav1.GroupVersionKind{Version: "v1", Kind: "Binding"}
+	case "token":
+		return metav1.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}
 	}
 	return metav1.GroupVersionKind(info.GVK)
 }
@@ -122,7 +133,7 @@ func subresourceKind(info resources.Info, sub string) metav1.GroupVersionKind {
 func legacyResources(info resources.Info) []metav1.APIResource {
 	out := []metav1.APIResource{{
 		Name: info.Resource, SingularName: info.Singular, Namespaced: info.Namespaced, Kind: info.GVK.Kind,
-		Verbs: verbsFor(""), ShortNames: info.ShortNames, Categories: info.Categories,
+		Verbs: resourceVerbs(info), ShortNames: info.ShortNames, Categories: info.Categories,
 	}}
 	for _, sub := range info.Subresources {
 		k := subresourceKind(info, sub)
@@ -142,7 +153,7 @@ func aggregatedResource(info resources.Info) apidiscoveryv2.APIResourceDiscovery
 	kind := metav1.GroupVersionKind(info.GVK)
 	r := apidiscoveryv2.APIResourceDiscovery{
 		Resource: info.Resource, ResponseKind: &kind, Scope: scope, SingularResource: info.Singular,
-		Verbs: verbsFor(""), ShortNames: info.ShortNames, Categories: info.Categories,
+		Verbs: resourceVerbs(info), ShortNames: info.ShortNames, Categories: info.Categories,
 	}
 	for _, sub := range info.Subresources {
 		k := subresourceKind(info, sub)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/auth/admission"
+	"github.com/skiff-sh/skiff/internal/auth/authn"
 	"github.com/skiff-sh/skiff/internal/auth/rbac"
 	"github.com/skiff-sh/skiff/internal/resources"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -36,6 +37,12 @@ type Config struct {
 	Authenticator auth.Authenticator
 	// Authorizer decides what users may do; nil allows everything.
 	Authorizer auth.Authorizer
+	// TokenAuthenticator answers TokenReviews; Tokens issues and verifies
+	// service-account tokens (TokenRequest); Rules answers
+	// SelfSubjectRulesReviews. Each may be nil.
+	TokenAuthenticator TokenAuthenticator
+	Tokens             *authn.ServiceAccountTokens
+	Rules              RulesResolver
 	// Admission is the admission chain run on writes; nil admits all.
 	Admission *admission.Chain
 	// RBACGuard refuses role and binding writes that escalate privileges;
@@ -66,7 +73,7 @@ func New(cfg Config) (*APIServer, error) {
 	s := &APIServer{cfg: cfg, byPath: map[string]*resource{}, byGVK: map[schema.GroupVersionKind]*resource{}}
 	for _, info := range cfg.Resources {
 		store := cfg.Stores[info.Storage()]
-		if store == nil {
+		if store == nil && !info.Virtual {
 			return nil, fmt.Errorf("no storage for %s", info.Storage())
 		}
 		r, err := newResource(info, store)
@@ -130,6 +137,10 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeNotFound(w, r)
 		return
 	}
+	if res.info.Virtual && info.Verb != "create" || info.Subresource == "token" && info.Verb != "create" {
+		writeError(w, r, methodNotSupported(res, info.Verb))
+		return
+	}
 	if info.Subresource == "binding" && info.Verb != "create" || info.Subresource == "finalize" && info.Verb != "update" {
 		writeError(w, r, methodNotSupported(res, info.Verb))
 		return
@@ -150,6 +161,14 @@ func (s *APIServer) serveResource(w http.ResponseWriter, r *http.Request, info r
 	case "watch":
 		s.watch(w, r, info, res)
 	case "create":
+		if res.info.Virtual {
+			s.review(w, r, info, res)
+			return
+		}
+		if info.Subresource == "token" {
+			s.tokenRequest(w, r, info, res)
+			return
+		}
 		if info.Subresource == "binding" {
 			s.bind(w, r, info, res)
 			return

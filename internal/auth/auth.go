@@ -43,6 +43,9 @@ type Attributes struct {
 	Name            string
 	// Path is the URL path of a non-resource request.
 	Path string
+	// FieldSelector is the raw field selector of a list or watch (nodes
+	// may list their own pods only with spec.nodeName=THEIR-NAME).
+	FieldSelector string
 }
 
 // Decision is an authorizer's verdict.

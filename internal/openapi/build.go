@@ -77,7 +77,10 @@ func build(infos []resources.Info, scheme *runtime.Scheme, version string) (*doc
 	var roots []schema.GroupVersionKind
 	needScale := false
 	for _, info := range infos {
-		roots = append(roots, info.GVK, info.GVK.GroupVersion().WithKind(info.GVK.Kind+"List"))
+		roots = append(roots, info.GVK)
+		if !info.Virtual {
+			roots = append(roots, info.GVK.GroupVersion().WithKind(info.GVK.Kind+"List"))
+		}
 		needScale = needScale || info.Has("scale")
 	}
 	if needScale {

@@ -70,7 +70,11 @@ type encodedBlobs struct {
 // documents (tens of milliseconds) to Warm or the first request.
 func New(infos []resources.Info, scheme *runtime.Scheme, version string) (*Handler, error) {
 	for _, info := range infos {
-		for _, gvk := range []schema.GroupVersionKind{info.GVK, info.GVK.GroupVersion().WithKind(info.GVK.Kind + "List")} {
+		kinds := []schema.GroupVersionKind{info.GVK}
+		if !info.Virtual {
+			kinds = append(kinds, info.GVK.GroupVersion().WithKind(info.GVK.Kind+"List"))
+		}
+		for _, gvk := range kinds {
 			if !scheme.Recognizes(gvk) {
 				return nil, fmt.Errorf("openapi: kind %v is not registered in the scheme", gvk)
 			}

@@ -180,7 +180,6 @@ func resourceRoutes(info resources.Info, kindDef func(schema.GroupVersionKind) s
 	gvk := info.GVK
 	kind := gvk.Kind
 	obj := kindDef(gvk)
-	list := kindDef(gvk.GroupVersion().WithKind(kind + "List"))
 
 	prefix := "/api/" + gvk.Version
 	if gvk.Group != "" {
@@ -197,6 +196,14 @@ func resourceRoutes(info resources.Info, kindDef func(schema.GroupVersionKind) s
 	}
 	itemShared := append([]param{pName(kind)}, shared...)
 	id := func(verb, suffix string) string { return verb + idPart + scope + kind + suffix }
+	if info.Virtual {
+		// Reviews are only ever created: a POST on the collection.
+		return []route{{path: base, params: shared, ops: []operation{
+			{method: "post", id: id("create", ""), action: "post", gvk: gvk, params: writeParams, body: obj, response: obj, codes: []int{200, 201, 202},
+				description: "create a " + kind},
+		}}}
+	}
+	list := kindDef(gvk.GroupVersion().WithKind(kind + "List"))
 
 	collection := route{path: base, params: shared, ops: []operation{
 		{method: "get", id: id("list", ""), action: "list", gvk: gvk, params: listParams, response: list, codes: []int{200}, list: true,

@@ -20,6 +20,9 @@ type Info struct {
 	// GVK (events.k8s.io/v1 Event is stored as core/v1 Event, autoscaling/v1
 	// HPA as autoscaling/v2).
 	StorageGVK schema.GroupVersionKind
+	// Virtual resources are never stored: a create computes and returns a
+	// result (TokenReview, SubjectAccessReview and the like).
+	Virtual bool
 }
 
 // GroupResource returns the resource qualified by its group.
@@ -78,7 +81,7 @@ func All() []Info {
 		{GVK: gvk("", "v1", "ReplicationController"), Resource: "replicationcontrollers", Singular: "replicationcontroller", ShortNames: []string{"rc"}, Categories: all, Namespaced: true, Subresources: scale},
 		{GVK: gvk("", "v1", "ResourceQuota"), Resource: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true, Subresources: status},
 		{GVK: gvk("", "v1", "Secret"), Resource: "secrets", Singular: "secret", Namespaced: true},
-		{GVK: gvk("", "v1", "ServiceAccount"), Resource: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true},
+		{GVK: gvk("", "v1", "ServiceAccount"), Resource: "serviceaccounts", Singular: "serviceaccount", ShortNames: []string{"sa"}, Namespaced: true, Subresources: []string{"token"}},
 		{GVK: gvk("", "v1", "Service"), Resource: "services", Singular: "service", ShortNames: []string{"svc"}, Categories: all, Namespaced: true, Subresources: status},
 		// apps/v1
 		{GVK: gvk("apps", "v1", "ControllerRevision"), Resource: "controllerrevisions", Singular: "controllerrevision", Namespaced: true},
@@ -86,6 +89,13 @@ func All() []Info {
 		{GVK: gvk("apps", "v1", "Deployment"), Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Categories: all, Namespaced: true, Subresources: scale},
 		{GVK: gvk("apps", "v1", "ReplicaSet"), Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Categories: all, Namespaced: true, Subresources: scale},
 		{GVK: gvk("apps", "v1", "StatefulSet"), Resource: "statefulsets", Singular: "statefulset", ShortNames: []string{"sts"}, Categories: all, Namespaced: true, Subresources: scale},
+		// authentication.k8s.io/v1 and authorization.k8s.io/v1 reviews
+		{GVK: gvk("authentication.k8s.io", "v1", "SelfSubjectReview"), Resource: "selfsubjectreviews", Singular: "selfsubjectreview", Virtual: true},
+		{GVK: gvk("authentication.k8s.io", "v1", "TokenReview"), Resource: "tokenreviews", Singular: "tokenreview", Virtual: true},
+		{GVK: gvk("authorization.k8s.io", "v1", "LocalSubjectAccessReview"), Resource: "localsubjectaccessreviews", Singular: "localsubjectaccessreview", Namespaced: true, Virtual: true},
+		{GVK: gvk("authorization.k8s.io", "v1", "SelfSubjectAccessReview"), Resource: "selfsubjectaccessreviews", Singular: "selfsubjectaccessreview", Virtual: true},
+		{GVK: gvk("authorization.k8s.io", "v1", "SelfSubjectRulesReview"), Resource: "selfsubjectrulesreviews", Singular: "selfsubjectrulesreview", Virtual: true},
+		{GVK: gvk("authorization.k8s.io", "v1", "SubjectAccessReview"), Resource: "subjectaccessreviews", Singular: "subjectaccessreview", Virtual: true},
 		// autoscaling
 		{GVK: gvk("autoscaling", "v2", "HorizontalPodAutoscaler"), Resource: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", ShortNames: []string{"hpa"}, Categories: all, Namespaced: true, Subresources: status},
 		{GVK: gvk("autoscaling", "v1", "HorizontalPodAutoscaler"), Resource: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", ShortNames: []string{"hpa"}, Categories: all, Namespaced: true, Subresources: status, StorageGVK: gvk("autoscaling", "v2", "HorizontalPodAutoscaler")},

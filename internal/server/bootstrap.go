@@ -10,8 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/skiff-sh/skiff/internal/allocator"
 	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -53,11 +56,16 @@ func repairAllocators(ctx context.Context, services storage.Resource, ips *alloc
 // bootstrap creates the objects every cluster starts with: the system
 // namespaces and the default/kubernetes Service pointing at this server.
 func (s *Server) bootstrap(ctx context.Context, api *apiserver.APIServer, serviceNet *net.IPNet, port int) error {
+	ctx = auth.WithUser(ctx, systemUser)
+	var objs []runtime.Object
 	for _, name := range systemNamespaces {
-		ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := api.EnsureObject(ctx, ns, false); err != nil {
-			return err
-		}
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}
+	if err := ensureAll(ctx, api, objs); err != nil {
+		return err
+	}
+	if err := ensureAll(ctx, api, policyObjects()); err != nil {
+		return err
 	}
 	first := firstServiceIP(serviceNet)
 	svc := &corev1.Service{

@@ -17,21 +17,23 @@ import (
 func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 	var wg sync.WaitGroup
 	if !s.cfg.DisableControllerManager {
-		cfg, err := s.bundle.RestConfig(s.url, "system:kube-controller-manager", nil)
+		cfg, err := s.bundle.RestConfig(s.url, controllerManagerUser, nil)
 		if err != nil {
 			return nil, err
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := manager.Run(ctx, cfg, manager.Options{LeaderElect: true, Logger: s.cfg.Logger.With("component", "controller-manager")})
+			opts := manager.Options{LeaderElect: true, Logger: s.cfg.Logger.With("component", "controller-manager")}
+			opts.LeaderElection.Name = controllerManagerLease
+			err := manager.Run(ctx, cfg, opts)
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("controller manager stopped", "err", err)
 			}
 		}()
 	}
 	if !s.cfg.DisableScheduler {
-		cfg, err := s.bundle.RestConfig(s.url, "system:kube-scheduler", nil)
+		cfg, err := s.bundle.RestConfig(s.url, schedulerUser, nil)
 		if err != nil {
 			return nil, err
 		}

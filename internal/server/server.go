@@ -42,8 +42,10 @@ type Config struct {
 	DatastoreEndpoints []string
 	DatastoreTLS       datastore.ExternalTLS
 	TLSSANs            []string
-	ServiceCIDR        string
-	NodePortRange      string
+	// TokenAuthFile is a static token file (--token-auth-file).
+	TokenAuthFile string
+	ServiceCIDR   string
+	NodePortRange string
 	// CompactInterval between etcd compactions; 0 means the default.
 	CompactInterval time.Duration
 	// DisableControllerManager leaves the controllers out (k3s's
@@ -152,7 +154,7 @@ func (s *Server) Run(ctx context.Context) error {
 	stores := map[schema.GroupVersionKind]storage.Resource{}
 	for _, info := range infos {
 		gvk := info.Storage()
-		if stores[gvk] != nil {
+		if stores[gvk] != nil || info.Virtual {
 			continue
 		}
 		stores[gvk] = store.Register(storage.ResourceConfig{
@@ -191,6 +193,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sec, err := s.newSecurity(lookup{stores: stores})
+	if err != nil {
+		return err
+	}
 	health := apiserver.NewHealth()
 	health.Add("etcd", false, func(ctx context.Context) error {
 		_, err := client.Get(ctx, "health", clientv3.WithCountOnly())
@@ -203,6 +209,14 @@ func (s *Server) Run(ctx context.Context) error {
 		OpenAPI:   oa,
 		Services:  &apiserver.ServiceAllocator{IPs: ips, Ports: ports},
 		Health:    health,
+
+		Authenticator:      sec.authn,
+		Authorizer:         sec.authz,
+		TokenAuthenticator: sec.authn,
+		Tokens:             sec.tokens,
+		Rules:              sec.rbac,
+		Admission:          sec.admit,
+		RBACGuard:          sec.guard,
 	})
 	if err != nil {
 		return err
@@ -220,7 +234,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopComponents()
 	defer stopServing()
 	srv := &http.Server{
-		Handler:           authenticate(api),
+		Handler:           api,
 		TLSConfig:         s.bundle.ServerTLSConfig(),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return serveCtx },
@@ -287,38 +301,6 @@ func (s *Server) startDatastore(ctx context.Context) (*clientv3.Client, func(), 
 		return nil, nil, err
 	}
 	return e.Client(), func() { _ = e.Close() }, nil
-}
-
-// authenticate admits requests with a client certificate signed by the
-// cluster CA (verified by the TLS layer) and lets anonymous requests reach
-// only health, version and discovery, as upstream's default RBAC allows.
-func authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if anonymousAllowed(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}` + "\n"))
-	})
-}
-
-func anonymousAllowed(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
-	}
-	p := r.URL.Path
-	for _, prefix := range []string{"/healthz", "/livez", "/readyz", "/version"} {
-		if p == prefix || strings.HasPrefix(p, prefix+"/") {
-			return true
-		}
-	}
-	return p == "/api" || p == "/apis" || p == "/api/" || p == "/apis/" || strings.HasPrefix(p, "/openapi/")
 }
 
 func parsePortRange(s string) (int, int, error) {

@@ -52,19 +52,9 @@ func New(graph Graph) *Authorizer {
 	return &Authorizer{graph: graph, nodeRules: rbac.NodeRules()}
 }
 
-type fieldSelectorKey struct{}
-
-// WithFieldSelector returns a context carrying the raw field selector of a
-// list or watch request (?fieldSelector=...). auth.Attributes has no field
-// for it yet; the API server attaches it to the context it passes to
-// Authorize so that nodes may list and watch pods with
-// spec.nodeName=THEIR-NAME.
-func WithFieldSelector(ctx context.Context, selector string) context.Context {
-	return context.WithValue(ctx, fieldSelectorKey{}, selector)
-}
-
-func fieldSelectorFrom(ctx context.Context) fields.Requirements {
-	raw, _ := ctx.Value(fieldSelectorKey{}).(string)
+// fieldSelector parses the field selector of a list or watch.
+func fieldSelector(a auth.Attributes) fields.Requirements {
+	raw := a.FieldSelector
 	if raw == "" {
 		return nil
 	}
@@ -269,7 +259,7 @@ func (z *Authorizer) podDecision(ctx context.Context, node string, a auth.Attrib
 		case "get":
 			return z.decide(node, a, z.podRelated)
 		case "list", "watch":
-			for _, r := range fieldSelectorFrom(ctx) {
+			for _, r := range fieldSelector(a) {
 				if r.Field == "spec.nodeName" && (r.Operator == selection.Equals || r.Operator == selection.DoubleEquals) && r.Value == node {
 					return auth.Allow, "", nil
 				}

@@ -203,11 +203,8 @@ func TestAuthorize(t *testing.T) {
 	z := New(testGraph())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			if tt.selector != "" {
-				ctx = WithFieldSelector(ctx, tt.selector)
-			}
-			d, reason, err := z.Authorize(ctx, tt.a)
+			tt.a.FieldSelector = tt.selector
+			d, reason, err := z.Authorize(context.Background(), tt.a)
 			if err != nil || d != tt.want || reason != tt.wantReason {
 				t.Errorf("got %v %q (err %v); want %v %q", d, reason, err, tt.want, tt.wantReason)
 			}
