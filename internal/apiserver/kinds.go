@@ -1,20 +1,14 @@
 package apiserver
 
 import (
-	"context"
-	"fmt"
 	"reflect"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/skiff-sh/skiff/internal/resources/defaults"
-	"github.com/skiff-sh/skiff/internal/storage"
 )
 
 // prepareKindCreate sets the kind-specific fields the server owns on
@@ -84,37 +78,6 @@ func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
 func namespaceHasFinalizers(obj runtime.Object) bool {
 	ns, ok := obj.(*corev1.Namespace)
 	return ok && len(ns.Spec.Finalizers) > 0
-}
-
-var namespaceGVK = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
-
-// namespaceAcceptsContent refuses creates into a missing or terminating
-// namespace, with upstream's NamespaceLifecycle errors.
-func (s *APIServer) namespaceAcceptsContent(ctx context.Context, name string) error {
-	res := s.resourceFor(namespaceGVK)
-	if res == nil {
-		return nil
-	}
-	obj, err := res.store.Get(ctx, "", name, storage.GetOptions{ResourceVersion: "0"})
-	if apierrors.IsNotFound(err) {
-		// The cache may trail a namespace created a moment ago.
-		obj, err = res.store.Get(ctx, "", name, storage.GetOptions{})
-	}
-	if err != nil {
-		return err
-	}
-	ns := obj.(*corev1.Namespace)
-	if ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
-		err := apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, name,
-			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", name))
-		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
-			Type:    corev1.NamespaceTerminatingCause,
-			Message: fmt.Sprintf("namespace %s is being terminated", name),
-			Field:   "metadata.namespace",
-		})
-		return err
-	}
-	return nil
 }
 
 // clearField zeroes a top-level struct field (Status) of obj.
