@@ -44,7 +44,7 @@ func versionCommand() *cobra.Command {
 
 func serverCommand() *cobra.Command {
 	var cfg server.Config
-	var endpoints, sans string
+	var endpoints, sans, disabledPlugins string
 	var debug bool
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -58,6 +58,7 @@ func serverCommand() *cobra.Command {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			cfg.DatastoreEndpoints = splitList(endpoints)
 			cfg.TLSSANs = splitList(sans)
+			cfg.DisableAdmissionPlugins = splitList(disabledPlugins)
 			srv, err := server.New(cfg)
 			if err != nil {
 				return err
@@ -78,6 +79,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.DatastoreTLS.CertFile, "datastore-certfile", "", "client certificate for the external etcd")
 	f.StringVar(&cfg.DatastoreTLS.KeyFile, "datastore-keyfile", "", "client key for the external etcd")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
+	f.StringVar(&disabledPlugins, "disable-admission-plugins", "", "comma-separated admission plugins to turn off")
 	f.StringVar(&sans, "tls-san", "", "comma-separated extra names or IPs for the serving certificate")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service cluster IPs are allocated from")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "range Service node ports are allocated from")

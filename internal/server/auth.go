@@ -56,6 +56,6 @@ func (s *Server) newSecurity(l lookup) (*security, error) {
 		admit: admission.NewChain(admission.Deps{
 			Namespaces: l, LimitRanges: l, ServiceAccounts: l, Nodes: l, Pods: l,
 			PriorityClasses: l, StorageClasses: l, Quotas: l,
-		}),
+		}, s.cfg.DisableAdmissionPlugins...),
 	}, nil
 }

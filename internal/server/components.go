@@ -24,7 +24,7 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			opts := manager.Options{LeaderElect: true, Logger: s.cfg.Logger.With("component", "controller-manager")}
+			opts := manager.Options{LeaderElect: true, RootCACert: s.bundle.CACertPEM(), Logger: s.cfg.Logger.With("component", "controller-manager")}
 			opts.LeaderElection.Name = controllerManagerLease
 			err := manager.Run(ctx, cfg, opts)
 			if err != nil && ctx.Err() == nil {

@@ -42,6 +42,9 @@ type Config struct {
 	DatastoreEndpoints []string
 	DatastoreTLS       datastore.ExternalTLS
 	TLSSANs            []string
+	// DisableAdmissionPlugins names admission plugins to leave out
+	// (--disable-admission-plugins).
+	DisableAdmissionPlugins []string
 	// TokenAuthFile is a static token file (--token-auth-file).
 	TokenAuthFile string
 	ServiceCIDR   string

@@ -52,6 +52,11 @@ type Options struct {
 	ControllerManager bool
 	// Scheduler runs the scheduler in the server; off by default.
 	Scheduler bool
+	// AllAdmissionPlugins keeps every admission plugin on. By default the
+	// test server disables ServiceAccount and TaintNodesByCondition, as
+	// upstream's integration test server does: their controllers (service
+	// accounts, node lifecycle) do not run in it.
+	AllAdmissionPlugins bool
 }
 
 // Start starts a server and waits until it is ready.
@@ -71,6 +76,7 @@ func Start(t testing.TB, opts Options) *Server {
 		BookmarkInterval:         opts.BookmarkInterval,
 		DisableControllerManager: !opts.ControllerManager,
 		DisableScheduler:         !opts.Scheduler,
+		DisableAdmissionPlugins:  disabledPlugins(opts),
 		Logger:                   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}}
 	s.start()
@@ -143,3 +149,10 @@ func freePort(t testing.TB) int {
 
 // String names the server in test logs.
 func (s *Server) String() string { return fmt.Sprintf("skiff test server at %s", s.Config.Host) }
+
+func disabledPlugins(opts Options) []string {
+	if opts.AllAdmissionPlugins {
+		return nil
+	}
+	return []string{"ServiceAccount", "TaintNodesByCondition"}
+}

@@ -86,12 +86,13 @@ type Chain struct {
 	validators []Validator
 }
 
-// NewChain assembles the built-in plugins in upstream's order. Plugins whose
-// dependencies are nil in deps are still present; each documents how it
-// behaves without them.
-func NewChain(deps Deps) *Chain {
+// NewChain assembles the built-in plugins in upstream's order, leaving out
+// those named in disabled (upstream's --disable-admission-plugins). Plugins
+// whose dependencies are nil in deps are still present; each documents how
+// it behaves without them.
+func NewChain(deps Deps, disabled ...string) *Chain {
 	deps = deps.withDefaults()
-	return Assemble(
+	all := []Plugin{
 		&NamespaceLifecycle{Namespaces: deps.Namespaces},
 		&LimitRanger{LimitRanges: deps.LimitRanges},
 		&ServiceAccount{ServiceAccounts: deps.ServiceAccounts, RandSuffix: deps.RandSuffix},
@@ -102,7 +103,18 @@ func NewChain(deps Deps) *Chain {
 		&DefaultTolerationSeconds{Seconds: 300},
 		&DefaultStorageClass{StorageClasses: deps.StorageClasses},
 		&ResourceQuota{Quotas: deps.Quotas},
-	)
+	}
+	off := map[string]bool{}
+	for _, name := range disabled {
+		off[name] = true
+	}
+	var plugins []Plugin
+	for _, p := range all {
+		if !off[p.Name()] {
+			plugins = append(plugins, p)
+		}
+	}
+	return Assemble(plugins...)
 }
 
 // Assemble builds a chain from plugins in the given order.

@@ -2,10 +2,16 @@ package manager
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/tools/cache"
 
+	"github.com/skiff-sh/skiff/internal/auth/rbac/aggregation"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/resourcequota"
+	"github.com/skiff-sh/skiff/internal/controller/rootcacert"
+	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 )
 
 // controllers is every controller the manager runs, in start order. Add
@@ -13,6 +19,10 @@ import (
 var controllers = []Entry{
 	{Name: "namespace", New: newNamespace},
 	{Name: "garbagecollector", New: newGarbageCollector},
+	{Name: "serviceaccount", New: newServiceAccount},
+	{Name: "root-ca-cert-publisher", New: newRootCACertPublisher},
+	{Name: "resourcequota", New: newResourceQuota},
+	{Name: "clusterrole-aggregation", New: newClusterRoleAggregation},
 }
 
 func newNamespace(c *Context) (Controller, error) {
@@ -41,4 +51,53 @@ func newGarbageCollector(c *Context) (Controller, error) {
 		RediscoveryPeriod: c.Options.RediscoveryPeriod,
 		MaxRetryDelay:     c.Options.MaxRetryDelay,
 	}), nil
+}
+
+func newServiceAccount(c *Context) (Controller, error) {
+	return serviceaccount.New(serviceaccount.Config{
+		Client:          c.Client,
+		Namespaces:      c.Informers.Core().V1().Namespaces(),
+		ServiceAccounts: c.Informers.Core().V1().ServiceAccounts(),
+		Clock:           c.Clock,
+		Logger:          c.Logger,
+		MaxRetryDelay:   c.Options.MaxRetryDelay,
+	}), nil
+}
+
+func newRootCACertPublisher(c *Context) (Controller, error) {
+	return rootcacert.New(rootcacert.Config{
+		Client:        c.Client,
+		Namespaces:    c.Informers.Core().V1().Namespaces(),
+		ConfigMaps:    c.Informers.Core().V1().ConfigMaps(),
+		RootCA:        c.RootCACert,
+		Clock:         c.Clock,
+		Logger:        c.Logger,
+		MaxRetryDelay: c.Options.MaxRetryDelay,
+	})
+}
+
+func newResourceQuota(c *Context) (Controller, error) {
+	core := c.Informers.Core().V1()
+	return resourcequota.New(resourcequota.Config{
+		Client: c.Client,
+		Quotas: core.ResourceQuotas(),
+		Sources: map[schema.GroupResource]cache.SharedIndexInformer{
+			{Resource: "pods"}:                   core.Pods().Informer(),
+			{Resource: "services"}:               core.Services().Informer(),
+			{Resource: "persistentvolumeclaims"}: core.PersistentVolumeClaims().Informer(),
+			{Resource: "configmaps"}:             core.ConfigMaps().Informer(),
+			{Resource: "secrets"}:                core.Secrets().Informer(),
+			{Resource: "replicationcontrollers"}: core.ReplicationControllers().Informer(),
+			{Resource: "resourcequotas"}:         core.ResourceQuotas().Informer(),
+		},
+		Metadata:      c.Metadata,
+		Mapper:        c.Mapper,
+		Clock:         c.Clock,
+		Logger:        c.Logger,
+		MaxRetryDelay: c.Options.MaxRetryDelay,
+	}), nil
+}
+
+func newClusterRoleAggregation(c *Context) (Controller, error) {
+	return aggregation.New(c.Client, c.Informers.Rbac().V1().ClusterRoles(), c.Logger), nil
 }

@@ -51,6 +51,11 @@ type Options struct {
 	// RediscoveryPeriod is how often discovery-driven controllers (the
 	// garbage collector) look for new kinds (default 30s).
 	RediscoveryPeriod time.Duration
+	// RootCACert is the cluster CA bundle (PEM) the root-ca-cert-publisher
+	// puts in every namespace as kube-root-ca.crt. Empty means the CA the
+	// manager's rest.Config trusts (CAData, else CAFile); if that is empty
+	// too, the publisher fails to start.
+	RootCACert []byte
 }
 
 // LeaderElection names the Lease and sets its timing; zero fields take the
@@ -90,6 +95,8 @@ type Context struct {
 	Clock             clock.WithTicker
 	Logger            *slog.Logger
 	Options           Options
+	// RootCACert is Options.RootCACert or its default (see there).
+	RootCACert []byte
 }
 
 // Names lists the controllers Run knows, in start order.
@@ -199,6 +206,23 @@ func runElected(ctx context.Context, cfg *rest.Config, client kubernetes.Interfa
 	return nil
 }
 
+// rootCACert is the bundle the root CA publisher publishes: the one given,
+// else the CA cfg trusts; nil if neither is set (or the file is unreadable).
+func rootCACert(cfg *rest.Config, opts Options) []byte {
+	if len(opts.RootCACert) > 0 {
+		return opts.RootCACert
+	}
+	if len(cfg.CAData) > 0 {
+		return cfg.CAData
+	}
+	if cfg.CAFile != "" {
+		if b, err := os.ReadFile(cfg.CAFile); err == nil {
+			return b
+		}
+	}
+	return nil
+}
+
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def
@@ -229,6 +253,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Int
 		Clock:             opts.Clock,
 		Logger:            opts.Logger,
 		Options:           opts,
+		RootCACert:        rootCACert(cfg, opts),
 	}
 	type running struct {
 		name string

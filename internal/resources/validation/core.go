@@ -31,7 +31,7 @@ func init() {
 	register(typedRules[*corev1.ResourceQuota]{namespaced: true, name: subdomain, create: validateResourceQuota,
 		status: func(q, _ *corev1.ResourceQuota) field.ErrorList {
 			p := field.NewPath("status")
-			return append(resourceList(q.Status.Hard, p.Child("hard")), resourceList(q.Status.Used, p.Child("used"))...)
+			return append(quotaList(q.Status.Hard, p.Child("hard")), quotaList(q.Status.Used, p.Child("used"))...)
 		}})
 	register(typedRules[*corev1.LimitRange]{namespaced: true, name: subdomain, create: validateLimitRange})
 	register(typedRules[*corev1.ReplicationController]{namespaced: true, name: subdomain, create: validateRC,
@@ -393,12 +393,7 @@ var supportedQuotaScopes = []corev1.ResourceQuotaScope{
 
 func validateResourceQuota(q *corev1.ResourceQuota) field.ErrorList {
 	p := field.NewPath("spec")
-	var errs field.ErrorList
-	for name, v := range q.Spec.Hard {
-		kp := p.Child("hard").Key(string(name))
-		errs = append(errs, qualifiedName(string(name), kp)...)
-		errs = append(errs, nonNegativeQuantity(v, kp)...)
-	}
+	errs := quotaList(q.Spec.Hard, p.Child("hard"))
 	for i, s := range q.Spec.Scopes {
 		errs = append(errs, enum(s, supportedQuotaScopes, p.Child("scopes").Index(i))...)
 	}
@@ -406,6 +401,19 @@ func validateResourceQuota(q *corev1.ResourceQuota) field.ErrorList {
 		for i, m := range sel.MatchExpressions {
 			errs = append(errs, enum(m.ScopeName, supportedQuotaScopes, p.Child("scopeSelector", "matchExpressions").Index(i).Child("scopeName"))...)
 		}
+	}
+	return errs
+}
+
+// quotaList checks a quota's resource list: quota names (pods,
+// requests.cpu, count/deployments.apps, ...) are qualified names, not
+// compute resource names, and no quantity is negative.
+func quotaList(list corev1.ResourceList, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for name, v := range list {
+		kp := p.Key(string(name))
+		errs = append(errs, qualifiedName(string(name), kp)...)
+		errs = append(errs, nonNegativeQuantity(v, kp)...)
 	}
 	return errs
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
@@ -110,7 +112,17 @@ func podLabels(kv ...string) podOpt {
 	}
 }
 
-func priority(v int32) podOpt { return func(p *corev1.Pod) { p.Spec.Priority = &v } }
+// priority gives pods the priority v through a PriorityClass (the Priority
+// admission plugin resolves it; pods may not set spec.priority themselves).
+func (e *env) priority(v int32) podOpt {
+	e.t.Helper()
+	name := fmt.Sprintf("prio-%d", v)
+	pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: v}
+	if _, err := e.client.SchedulingV1().PriorityClasses().Create(context.Background(), pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		e.t.Fatalf("create priority class %s: %v", name, err)
+	}
+	return func(p *corev1.Pod) { p.Spec.PriorityClassName = name }
+}
 
 func tolerate(key string) podOpt {
 	return func(p *corev1.Pod) {

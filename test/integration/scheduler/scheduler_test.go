@@ -156,7 +156,7 @@ func TestPreemptionRespectsPDB(t *testing.T) {
 	ctx := context.Background()
 	e.node("n1", 1000)
 	e.node("n2", 1000)
-	low := priority(10)
+	low := e.priority(10)
 	e.pod("guarded", 1000, podLabels("app", "guarded"), low, affinity(nodeIs("n1")))
 	e.pod("plain", 1000, podLabels("app", "plain"), low, affinity(nodeIs("n2")))
 	e.waitBound("guarded")
@@ -174,7 +174,7 @@ func TestPreemptionRespectsPDB(t *testing.T) {
 	// Let the PDB reach the scheduler's informer.
 	time.Sleep(300 * time.Millisecond)
 
-	e.pod("vip", 1000, priority(1000))
+	e.pod("vip", 1000, e.priority(1000))
 	if node := e.waitBound("vip"); node != "n2" {
 		t.Fatalf("vip on %s; want n2 (n1's pod is guarded by a PDB)", node)
 	}
