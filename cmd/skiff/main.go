@@ -23,7 +23,7 @@ func run() int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), schedulerCommand(), controllerManagerCommand(), versionCommand(), benchCommand())
+	root.AddCommand(serverCommand(), schedulerCommand(), controllerManagerCommand(), secretsEncryptCommand(), versionCommand(), benchCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		return 1
@@ -78,6 +78,9 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.DatastoreTLS.CAFile, "datastore-cafile", "", "CA certificate of the external etcd")
 	f.StringVar(&cfg.DatastoreTLS.CertFile, "datastore-certfile", "", "client certificate for the external etcd")
 	f.StringVar(&cfg.DatastoreTLS.KeyFile, "datastore-keyfile", "", "client key for the external etcd")
+	f.StringVar(&cfg.AuditPolicyFile, "audit-policy-file", "", "audit policy (audit.k8s.io/v1 Policy); with --audit-log-path turns on the audit log")
+	f.StringVar(&cfg.AuditLogPath, "audit-log-path", "", "file the audit log is written to as JSON lines; - for stdout")
+	f.StringVar(&cfg.EncryptionProviderConfig, "encryption-provider-config", "", "EncryptionConfiguration for encrypting resources at rest")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
 	f.StringVar(&disabledPlugins, "disable-admission-plugins", "", "comma-separated admission plugins to turn off")
 	f.StringVar(&sans, "tls-san", "", "comma-separated extra names or IPs for the serving certificate")

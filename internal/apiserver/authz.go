@@ -9,31 +9,52 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-sh/skiff/internal/audit"
 	"github.com/skiff-sh/skiff/internal/auth"
 )
 
-// authenticate identifies the user, applies impersonation and authorizes
-// the request; it writes the 401 or 403 itself and returns ok=false when
-// the request must not proceed.
-func (s *APIServer) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
-	if s.cfg.Authenticator == nil {
-		return r, true
+// ServeHTTP authenticates the request, starts its audit record, applies
+// impersonation, authorizes it and routes it. Denials are 401 or 403.
+func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var u *auth.User
+	if s.cfg.Authenticator != nil {
+		var ok bool
+		var err error
+		u, ok, err = s.cfg.Authenticator.AuthenticateRequest(r)
+		if err != nil || !ok {
+			w, r, ar := s.cfg.Auditor.Begin(w, r, requestAttributes(r, nil))
+			writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
+			ar.End()
+			return
+		}
 	}
-	u, ok, err := s.cfg.Authenticator.AuthenticateRequest(r)
-	if err != nil || !ok {
-		writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
-		return nil, false
+	w, r, ar := s.cfg.Auditor.Begin(w, r, requestAttributes(r, u))
+	defer func() {
+		if v := recover(); v != nil {
+			ar.Panic(v)
+			panic(v)
+		}
+		ar.End()
+	}()
+	if u != nil {
+		target, err := s.impersonate(r, u)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if target != u {
+			ar.SetImpersonatedUser(target)
+			u = target
+		}
+		if err := s.authorize(r, requestAttributes(r, u)); err != nil {
+			ar.AddAnnotation(audit.AnnotationAuthzDecision, "forbid")
+			writeError(w, r, err)
+			return
+		}
+		ar.AddAnnotation(audit.AnnotationAuthzDecision, "allow")
+		r = r.WithContext(auth.WithUser(r.Context(), u))
 	}
-	if u, err = s.impersonate(r, u); err != nil {
-		writeError(w, r, err)
-		return nil, false
-	}
-	attrs := requestAttributes(r, u)
-	if err := s.authorize(r, attrs); err != nil {
-		writeError(w, r, err)
-		return nil, false
-	}
-	return r.WithContext(auth.WithUser(r.Context(), u)), true
+	s.route(w, r)
 }
 
 // authorize asks the authorizer and turns a denial into upstream's 403.

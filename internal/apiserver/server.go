@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-sh/skiff/internal/audit"
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/auth/admission"
 	"github.com/skiff-sh/skiff/internal/auth/authn"
@@ -43,6 +44,8 @@ type Config struct {
 	TokenAuthenticator TokenAuthenticator
 	Tokens             *authn.ServiceAccountTokens
 	Rules              RulesResolver
+	// Auditor records requests in the audit log; nil records nothing.
+	Auditor *audit.Auditor
 	// Admission is the admission chain run on writes; nil admits all.
 	Admission *admission.Chain
 	// RBACGuard refuses role and binding writes that escalate privileges;
@@ -94,12 +97,8 @@ func pathKey(group, version, resource string) string {
 // resourceFor returns the resource serving a kind, or nil.
 func (s *APIServer) resourceFor(gvk schema.GroupVersionKind) *resource { return s.byGVK[gvk] }
 
-// ServeHTTP routes a request.
-func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
+// route serves an authorized request.
+func (s *APIServer) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case p == "/healthz" || p == "/livez" || p == "/readyz" ||

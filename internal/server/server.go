@@ -21,7 +21,9 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/allocator"
 	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/audit"
 	"github.com/skiff-sh/skiff/internal/datastore"
+	"github.com/skiff-sh/skiff/internal/encryption"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/resources"
@@ -45,6 +47,13 @@ type Config struct {
 	// DisableAdmissionPlugins names admission plugins to leave out
 	// (--disable-admission-plugins).
 	DisableAdmissionPlugins []string
+	// AuditPolicyFile and AuditLogPath turn on the audit log when both are
+	// set (--audit-policy-file, --audit-log-path; "-" is stdout).
+	AuditPolicyFile string
+	AuditLogPath    string
+	// EncryptionProviderConfig encrypts resources at rest
+	// (--encryption-provider-config).
+	EncryptionProviderConfig string
 	// TokenAuthFile is a static token file (--token-auth-file).
 	TokenAuthFile string
 	ServiceCIDR   string
@@ -149,6 +158,18 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
+	var enc *encryption.Transformers
+	if s.cfg.EncryptionProviderConfig != "" {
+		if enc, err = encryption.Load(s.cfg.EncryptionProviderConfig); err != nil {
+			return err
+		}
+	}
+	auditor, stopAudit, err := s.startAudit()
+	if err != nil {
+		return err
+	}
+	defer stopAudit()
+
 	store, err := storage.New(storage.Config{Client: client, CompactInterval: s.cfg.CompactInterval, BookmarkInterval: s.cfg.BookmarkInterval, Logger: log})
 	if err != nil {
 		return err
@@ -166,6 +187,7 @@ func (s *Server) Run(ctx context.Context) error {
 			Namespaced:    info.Namespaced,
 			New:           func() runtime.Object { obj, _ := scheme.Scheme.New(gvk); return obj },
 			Attrs:         fieldsel.Attrs,
+			Transformer:   enc.For(schema.GroupResource{Group: gvk.Group, Resource: info.Resource}),
 		})
 	}
 	if err := store.Start(ctx); err != nil {
@@ -219,6 +241,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Tokens:             sec.tokens,
 		Rules:              sec.rbac,
 		Admission:          sec.admit,
+		Auditor:            auditor,
 		RBACGuard:          sec.guard,
 	})
 	if err != nil {
@@ -314,6 +337,35 @@ func parsePortRange(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("--service-node-port-range %q: want FROM-TO", s)
 	}
 	return a, b - a + 1, nil
+}
+
+// startAudit opens the audit log when it is configured; the returned stop
+// function flushes it (after the API stops serving) and closes it.
+func (s *Server) startAudit() (*audit.Auditor, func(), error) {
+	if s.cfg.AuditPolicyFile == "" || s.cfg.AuditLogPath == "" {
+		return nil, func() {}, nil
+	}
+	policy, err := audit.LoadPolicy(s.cfg.AuditPolicyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := audit.OpenLog(s.cfg.AuditLogPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := audit.NewWriter(out, 0, s.cfg.Logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	stop := func() {
+		cancel()
+		<-done
+		_ = out.Close()
+	}
+	return audit.New(policy, w, audit.Options{}), stop, nil
 }
 
 // clientHost is the host clients dial for a bind address.

@@ -7,7 +7,10 @@
 // keys <prefix><group or "core">/<resource>/[<namespace>/]<name>. Values are
 // the protobuf encoding of the k8s.io/api type without resourceVersion; on
 // read, resourceVersion is the key's etcd mod revision and TypeMeta is the
-// resource's GVK. Writes go straight to etcd: Create is a "does not exist"
+// resource's GVK. A resource's Transformer (encryption at rest), when set,
+// wraps the encoded value on every write and read, including the watch
+// cache's; a value it reports stale is rewritten even by an unchanged
+// Update. Writes go straight to etcd: Create is a "does not exist"
 // transaction, Update and Delete compare-and-swap on the mod revision and
 // retry on a fresh read when another writer won.
 //

@@ -26,6 +26,25 @@ type ResourceConfig struct {
 	// Codec overrides the Store's codec for this resource (for example for
 	// custom resources, which have no protobuf encoding). Optional.
 	Codec runtime.Codec
+	// Transformer, when set, transforms encoded values on their way to and
+	// from etcd (encryption at rest). Optional; nil stores the codec's
+	// bytes as they are.
+	Transformer Transformer
+}
+
+// Transformer turns the codec's bytes into the bytes kept in etcd and back.
+// key is the full etcd key of the value; implementations may bind the
+// stored value to it (authenticated data), so a value copied to another key
+// does not decode. Both methods must be safe for concurrent use. The
+// returned slices belong to the caller; data is not retained.
+type Transformer interface {
+	// TransformToStorage returns the value to write for data.
+	TransformToStorage(data []byte, key string) ([]byte, error)
+	// TransformFromStorage returns the codec's bytes for a stored value.
+	// stale reports that the value was not written the way
+	// TransformToStorage would write it now (for example with an older
+	// key); Update then writes it again even when the object is unchanged.
+	TransformFromStorage(data []byte, key string) (out []byte, stale bool, err error)
 }
 
 // GetOptions selects which version of an object Get returns.

@@ -27,6 +27,9 @@ type entry struct {
 	rev    uint64         // etcd mod revision
 	labels labels.Set
 	fields fields.Set
+	// stale is the Transformer's verdict on the stored value: it must be
+	// rewritten (re-encrypted) even by an update that changes nothing.
+	stale bool
 }
 
 // event is one change in a resource's history. Events are immutable once
@@ -103,11 +106,23 @@ func (r *resource) relKey(namespace, name string) (string, error) {
 
 // decode turns a stored value into a cache entry.
 func (r *resource) decode(rel string, data []byte, rev uint64) (*entry, error) {
+	stale := false
+	if t := r.cfg.Transformer; t != nil {
+		var err error
+		if data, stale, err = t.TransformFromStorage(data, r.keyPrefix+rel); err != nil {
+			return nil, fmt.Errorf("transform %s from storage: %w", r.cfg.GroupResource, err)
+		}
+	}
 	obj, err := r.decodeObj(data, rev)
 	if err != nil {
 		return nil, err
 	}
-	return r.newEntry(rel, obj, rev)
+	e, err := r.newEntry(rel, obj, rev)
+	if err != nil {
+		return nil, err
+	}
+	e.stale = stale
+	return e, nil
 }
 
 func (r *resource) decodeObj(data []byte, rev uint64) (runtime.Object, error) {
@@ -161,9 +176,10 @@ func indexByte(s string, c byte) int {
 	return -1
 }
 
-// encode serializes obj for etcd with its resourceVersion cleared. obj's
-// TypeMeta is set to the resource's GVK; its resourceVersion is left empty.
-func (r *resource) encode(obj runtime.Object) ([]byte, error) {
+// encode serializes obj for the etcd key with its resourceVersion cleared
+// and applies the Transformer. obj's TypeMeta is set to the resource's GVK;
+// its resourceVersion is left empty.
+func (r *resource) encode(obj runtime.Object, key string) ([]byte, error) {
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
@@ -173,6 +189,13 @@ func (r *resource) encode(obj runtime.Object) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := r.codec.Encode(obj, &buf); err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("encode %s: %w", r.cfg.GroupResource, err))
+	}
+	if t := r.cfg.Transformer; t != nil {
+		data, err := t.TransformToStorage(buf.Bytes(), key)
+		if err != nil {
+			return nil, apierrors.NewInternalError(fmt.Errorf("transform %s to storage: %w", r.cfg.GroupResource, err))
+		}
+		return data, nil
 	}
 	return buf.Bytes(), nil
 }
@@ -309,11 +332,11 @@ func (r *resource) Create(ctx context.Context, namespace, name string, obj runti
 	if err != nil {
 		return nil, err
 	}
-	data, err := r.encode(obj)
+	key := r.keyPrefix + rel
+	data, err := r.encode(obj, key)
 	if err != nil {
 		return nil, err
 	}
-	key := r.keyPrefix + rel
 	resp, err := r.s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(data))).
@@ -442,7 +465,9 @@ func (r *resource) Update(ctx context.Context, namespace, name string, fn Update
 		if out == nil {
 			return nil, apierrors.NewInternalError(fmt.Errorf("update of %s returned no object", r.cfg.GroupResource))
 		}
-		if cur != nil && unchanged(out, cur.obj) {
+		// A stale value (written with an older encryption key) is rewritten
+		// even when unchanged, so GET+PUT re-encrypts it, as upstream.
+		if cur != nil && !cur.stale && unchanged(out, cur.obj) {
 			if fromCache {
 				fresh, err := r.getFromEtcd(ctx, rel)
 				if err != nil {
@@ -455,7 +480,7 @@ func (r *resource) Update(ctx context.Context, namespace, name string, fn Update
 			}
 			return cur.obj.DeepCopyObject(), nil
 		}
-		data, err := r.encode(out)
+		data, err := r.encode(out, key)
 		if err != nil {
 			return nil, err
 		}
