@@ -58,6 +58,9 @@ type Config struct {
 	TokenAuthFile string
 	ServiceCIDR   string
 	NodePortRange string
+	// Listener, when set, is the HTTPS listener to serve on instead of
+	// listening on BindAddress:HTTPSPort (tests pass one on a free port).
+	Listener net.Listener
 	// CompactInterval between etcd compactions; 0 means the default.
 	CompactInterval time.Duration
 	// DisableControllerManager leaves the controllers out (k3s's
@@ -248,10 +251,11 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
-	addr := net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.HTTPSPort))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+	ln := s.cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.HTTPSPort))); err != nil {
+			return err
+		}
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	s.url = "https://" + net.JoinHostPort(clientHost(s.cfg.BindAddress), strconv.Itoa(port))

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -70,7 +71,6 @@ func Start(t testing.TB, opts Options) *Server {
 		DataDir:                  dir,
 		BindAddress:              "127.0.0.1",
 		AdvertiseAddress:         "127.0.0.1",
-		HTTPSPort:                freePort(t),
 		DatastoreEndpoints:       opts.DatastoreEndpoints,
 		CompactInterval:          opts.CompactInterval,
 		BookmarkInterval:         opts.BookmarkInterval,
@@ -86,7 +86,16 @@ func Start(t testing.TB, opts Options) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	srv, err := server.New(s.cfg)
+	// Listen here so the port is ours: the first start takes any free
+	// port, a restart the same one again.
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.HTTPSPort)))
+	if err != nil {
+		s.t.Fatalf("listen: %v", err)
+	}
+	s.cfg.HTTPSPort = ln.Addr().(*net.TCPAddr).Port
+	sc := s.cfg
+	sc.Listener = ln
+	srv, err := server.New(sc)
 	if err != nil {
 		s.t.Fatalf("server.New: %v", err)
 	}
@@ -136,16 +145,6 @@ func (s *Server) Restart() {
 
 // DataDir is the server's data directory.
 func (s *Server) DataDir() string { return s.cfg.DataDir }
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // String names the server in test logs.
 func (s *Server) String() string { return fmt.Sprintf("skiff test server at %s", s.Config.Host) }
