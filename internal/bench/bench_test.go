@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,3 +149,13 @@ func BenchmarkList5000(b *testing.B) { benchList(b, 0) }
 // BenchmarkList5000Paged500 lists 5,000 ConfigMaps in pages of 500, as
 // kubectl does.
 func BenchmarkList5000Paged500(b *testing.B) { benchList(b, 500) }
+
+func TestStartServerFailureIncludesLog(t *testing.T) {
+	_, err := StartServer(context.Background(), ServerOptions{
+		Binary: "/bin/sh",
+		Args:   []string{"-c", "echo boom >&2; exit 3", "sh"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("StartServer error = %v; want one quoting the server log", err)
+	}
+}

@@ -50,7 +50,7 @@ type Process struct {
 	// server writes it after creating its bootstrap objects).
 	StartToReady      time.Duration
 	StartToKubeconfig time.Duration
-	// LogPath holds the server's stdout and stderr.
+	// LogPath holds the server's stdout and stderr; Stop removes it.
 	LogPath string
 }
 
@@ -108,9 +108,11 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Process, error) {
 		close(p.exited)
 	}()
 
+	// Stop removes the log with the directory: keep its tail in the error.
 	fail := func(err error) (*Process, error) {
+		tail := p.logTail(2048)
 		p.Stop()
-		return nil, err
+		return nil, fmt.Errorf("%w; server log ends:\n%s", err, tail)
 	}
 	// The serving certificate is made at start: readiness is about the
 	// server answering, not about trust, so skip verification here only.
@@ -131,7 +133,7 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Process, error) {
 			}
 		}
 		if err := p.wait(ctx, deadline, 2*time.Millisecond); err != nil {
-			return fail(fmt.Errorf("bench: server not ready: %w (log: %s)", err, p.LogPath))
+			return fail(fmt.Errorf("bench: server not ready: %w", err))
 		}
 	}
 	for {
@@ -142,7 +144,7 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Process, error) {
 			return p, nil
 		}
 		if err := p.wait(ctx, deadline, 2*time.Millisecond); err != nil {
-			return fail(fmt.Errorf("bench: no kubeconfig: %w (log: %s)", err, p.LogPath))
+			return fail(fmt.Errorf("bench: no kubeconfig: %w", err))
 		}
 	}
 }
@@ -161,6 +163,18 @@ func (p *Process) wait(ctx context.Context, deadline time.Time, d time.Duration)
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// logTail returns up to n bytes from the end of the server's log.
+func (p *Process) logTail(n int) string {
+	data, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		return ""
+	}
+	if len(data) > n {
+		data = data[len(data)-n:]
+	}
+	return string(data)
 }
 
 // PID is the server's process id.

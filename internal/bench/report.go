@@ -50,7 +50,8 @@ const (
 	upstreamWatchP99Ms  = 264
 )
 
-// FillTargets computes r.Targets from what r holds.
+// FillTargets computes r.Targets from what r holds. Upstream's figures are
+// for the default sizes: with other sizes the comparison is only indicative.
 func (r *Report) FillTargets() {
 	r.Targets = nil
 	add := func(name, unit string, value, upstream, goal float64, higher bool) {
@@ -73,16 +74,16 @@ func (r *Report) FillTargets() {
 	}
 	if l := r.Load; l != nil {
 		if l.Create != nil {
-			add("creates/s (16 clients)", "/s", l.Create.PerSec, upstreamCreatesPerS, 2*upstreamCreatesPerS, true)
+			add(fmt.Sprintf("creates/s (%d clients)", l.Create.Clients), "/s", l.Create.PerSec, upstreamCreatesPerS, 2*upstreamCreatesPerS, true)
 		}
 		if l.Get != nil {
 			add("GET p99", "ms", l.Get.Latency.P99Ms, upstreamGetP99Ms, upstreamGetP99Ms/4.0, false)
 		}
 		if l.List != nil {
-			add("LIST 5,000 p99", "ms", l.List.Full.P99Ms, upstreamListP99Ms, upstreamListP99Ms/4.0, false)
+			add(fmt.Sprintf("LIST %d p99", l.List.Objects), "ms", l.List.Full.P99Ms, upstreamListP99Ms, upstreamListP99Ms/4.0, false)
 		}
 		if l.Watch != nil {
-			add("watch delivery p99", "ms", l.Watch.Delay.P99Ms, upstreamWatchP99Ms, upstreamWatchP99Ms/4.0, false)
+			add(fmt.Sprintf("watch delivery p99 (%d watchers)", l.Watch.Watchers), "ms", l.Watch.Delay.P99Ms, upstreamWatchP99Ms, upstreamWatchP99Ms/4.0, false)
 		}
 	}
 }
