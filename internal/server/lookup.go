@@ -145,10 +145,16 @@ func (l lookup) ListStorageClasses(ctx context.Context) ([]storagev1.StorageClas
 	return values(items), err
 }
 
-// ListResourceQuotas reads consistently: after a conflict the quota plugin
-// needs at least the state that caused it.
+// ListResourceQuotas reads consistently when the namespace has quotas:
+// after a conflict the quota plugin needs at least the state that caused
+// it. Most namespaces have none, which the cache answers without a round
+// trip to etcd on every write.
 func (l lookup) ListResourceQuotas(ctx context.Context, namespace string) ([]corev1.ResourceQuota, error) {
-	items, err := list[*corev1.ResourceQuota](ctx, l, core("ResourceQuota"), namespace, "", nil)
+	items, err := list[*corev1.ResourceQuota](ctx, l, core("ResourceQuota"), namespace, "0", nil)
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	items, err = list[*corev1.ResourceQuota](ctx, l, core("ResourceQuota"), namespace, "", nil)
 	return values(items), err
 }
 

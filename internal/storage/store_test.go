@@ -278,7 +278,11 @@ func TestPaginationConsistentWhileWriting(t *testing.T) {
 	if len(res.Items) != 0 || res.Continue != "" || res.RemainingItemCount != nil {
 		t.Errorf("filtered page = %d items, continue %q, remaining %v; want empty", len(res.Items), res.Continue, res.RemainingItemCount)
 	}
-	// RV=0 with a limit is served whole from the cache.
+	// RV=0 with a limit is served whole from the cache (once the cache has
+	// caught up, which a consistent list waits for).
+	if _, err := e.cm.List(ctx, "ns", ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	res, err = e.cm.List(ctx, "ns", ListOptions{ResourceVersion: "0", Limit: 5})
 	if err != nil || len(res.Items) != 51 || res.Continue != "" {
 		t.Errorf("rv=0 limit=5: %v items, continue %q, err %v; want 51 items", len(res.Items), res.Continue, err)
