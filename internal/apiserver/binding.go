@@ -16,37 +16,20 @@ var bindingGK = corev1.SchemeGroupVersion.WithKind("Binding").GroupKind()
 // bind serves POST pods/NAME/binding: it assigns a pending pod to a node,
 // as the scheduler does, and refuses to move an assigned or deleting pod.
 func (s *APIServer) bind(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	opts, err := parseWriteOptions(r, "create")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ser, err := requestSerializer(r)
-	if err != nil {
-		writeError(w, r, err)
+	out, opts, body, ok := readWrite(w, r, "create")
+	if !ok {
 		return
 	}
 	binding := &corev1.Binding{}
-	want := corev1.SchemeGroupVersion.WithKind("Binding")
-	if _, _, err := ser.Serializer.Decode(body, &want, binding); err != nil {
-		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("Binding in version \"v1\" cannot be handled as a Binding: %v", err)))
+	if err := decodeTyped(r, body, corev1.SchemeGroupVersion.WithKind("Binding"), binding); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	if binding.Name == "" {
 		binding.Name = info.Name
 	}
 	if binding.Name != info.Name {
-		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("name in URL does not match name in Binding object")))
+		writeError(w, r, apierrors.NewBadRequest("name in URL does not match name in Binding object"))
 		return
 	}
 	if binding.Namespace != "" && binding.Namespace != info.Namespace {
@@ -64,7 +47,7 @@ func (s *APIServer) bind(w http.ResponseWriter, r *http.Request, info requestInf
 		writeError(w, r, apierrors.NewInvalid(bindingGK, binding.Name, errs))
 		return
 	}
-	_, err = res.store.Update(r.Context(), info.Namespace, info.Name, func(cur runtime.Object) (runtime.Object, error) {
+	_, err := res.store.Update(r.Context(), info.Namespace, info.Name, func(cur runtime.Object) (runtime.Object, error) {
 		if cur == nil {
 			return nil, apierrors.NewNotFound(res.gr(), info.Name)
 		}

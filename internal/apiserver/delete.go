@@ -57,15 +57,24 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	return opts, nil
 }
 
-func (s *APIServer) delete(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
+// readDelete negotiates the response format and reads the DeleteOptions;
+// on failure it writes the error and returns ok=false.
+func readDelete(w http.ResponseWriter, r *http.Request) (output, *metav1.DeleteOptions, bool) {
 	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	var opts *metav1.DeleteOptions
+	if err == nil {
+		opts, err = deleteOptions(r)
 	}
-	opts, err := deleteOptions(r)
 	if err != nil {
 		writeError(w, r, err)
+		return out, nil, false
+	}
+	return out, opts, true
+}
+
+func (s *APIServer) delete(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
+	out, opts, ok := readDelete(w, r)
+	if !ok {
 		return
 	}
 	obj, deleted, err := s.deleteObject(r.Context(), res, info.Namespace, info.Name, opts)
@@ -259,14 +268,8 @@ func remainingGrace(m *metav1.ObjectMeta, now time.Time) int64 {
 }
 
 func (s *APIServer) deleteCollection(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	opts, err := deleteOptions(r)
-	if err != nil {
-		writeError(w, r, err)
+	out, opts, ok := readDelete(w, r)
+	if !ok {
 		return
 	}
 	_, ls, fs, err := listOptions(r, res)

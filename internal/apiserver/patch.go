@@ -19,11 +19,6 @@ import (
 )
 
 func (s *APIServer) patch(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	pt := types.PatchType(ct)
 	switch pt {
@@ -32,9 +27,8 @@ func (s *APIServer) patch(w http.ResponseWriter, r *http.Request, info requestIn
 		writeError(w, r, unsupportedMediaType(r.Header.Get("Content-Type")))
 		return
 	}
-	opts, err := parseWriteOptions(r, "patch")
-	if err != nil {
-		writeError(w, r, err)
+	out, opts, patch, ok := readWrite(w, r, "patch")
+	if !ok {
 		return
 	}
 	if pt == types.ApplyYAMLPatchType && r.URL.Query().Get("fieldManager") == "" {
@@ -43,11 +37,6 @@ func (s *APIServer) patch(w http.ResponseWriter, r *http.Request, info requestIn
 	}
 	if pt != types.ApplyYAMLPatchType && r.URL.Query().Has("force") {
 		writeError(w, r, apierrors.NewInvalid(metaKind("PatchOptions"), "", field.ErrorList{field.Forbidden(field.NewPath("force"), "may not be specified for non-apply patch")}))
-		return
-	}
-	patch, err := readBody(r)
-	if err != nil {
-		writeError(w, r, err)
 		return
 	}
 	if info.Subresource == "scale" {

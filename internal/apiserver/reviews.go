@@ -36,14 +36,8 @@ type RulesResolver interface {
 // review serves a create on a virtual resource: it computes the review's
 // status and returns the review, storing nothing.
 func (s *APIServer) review(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, r, err)
+	out, _, body, ok := readWrite(w, r, "create")
+	if !ok {
 		return
 	}
 	obj, _, err := decodeObject(r, body, res, metav1.FieldValidationStrict)
@@ -202,29 +196,18 @@ var tokenRequestGK = schema.GroupKind{Group: "authentication.k8s.io", Kind: "Tok
 // token): a signed JWT for the service account, optionally bound to a pod,
 // secret or node.
 func (s *APIServer) tokenRequest(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
 	if s.cfg.Tokens == nil {
 		writeError(w, r, methodNotSupported(res, "create"))
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ser, err := requestSerializer(r)
-	if err != nil {
-		writeError(w, r, err)
+	out, _, body, ok := readWrite(w, r, "create")
+	if !ok {
 		return
 	}
 	tr := &authenticationv1.TokenRequest{}
 	want := authenticationv1.SchemeGroupVersion.WithKind("TokenRequest")
-	if _, _, err := ser.Serializer.Decode(body, &want, tr); err != nil {
-		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("TokenRequest in version \"v1\" cannot be handled as a TokenRequest: %v", err)))
+	if err := decodeTyped(r, body, want, tr); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	ttl := defaultTokenExpiration

@@ -3,7 +3,6 @@ package apiserver
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -87,15 +86,8 @@ func setReplicas(obj runtime.Object, n int32) {
 }
 
 func decodeScale(r *http.Request, body []byte) (*autoscalingScale, error) {
-	info, err := requestSerializer(r)
-	if err != nil {
-		return nil, err
-	}
 	scale := &autoscalingScale{}
-	if _, _, err := info.Serializer.Decode(body, nil, scale); err != nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("Scale in version \"v1\" cannot be handled as a Scale: %v", err))
-	}
-	return scale, nil
+	return scale, decodeTyped(r, body, autoscalingv1.SchemeGroupVersion.WithKind("Scale"), scale)
 }
 
 func patchScale(cur *autoscalingScale, pt types.PatchType, patch []byte) (*autoscalingScale, error) {

@@ -126,25 +126,44 @@ func decodeWith(info runtime.SerializerInfo, body []byte, res *resource, fieldVa
 	return obj, warnings, nil
 }
 
+// readWrite negotiates the response format, parses the write options and
+// reads the body of a write request. On failure it writes the error and
+// returns ok=false.
+func readWrite(w http.ResponseWriter, r *http.Request, verb string) (out output, opts writeOptions, body []byte, ok bool) {
+	var err error
+	if out, err = negotiate(r); err == nil {
+		if opts, err = parseWriteOptions(r, verb); err == nil {
+			body, err = readBody(r)
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return out, opts, nil, false
+	}
+	return out, opts, body, true
+}
+
+// decodeTyped decodes a body that is not the resource's own kind (a
+// Binding, a TokenRequest, a Scale) into into, as kind.
+func decodeTyped(r *http.Request, body []byte, gvk schema.GroupVersionKind, into runtime.Object) error {
+	info, err := requestSerializer(r)
+	if err != nil {
+		return err
+	}
+	if _, _, err := info.Serializer.Decode(body, &gvk, into); err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err))
+	}
+	return nil
+}
+
 func cannotHandle(res *resource, err error) error {
 	k := res.info.GVK
 	return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", k.Kind, k.Version, k.Kind, err))
 }
 
 func (s *APIServer) create(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	opts, err := parseWriteOptions(r, "create")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, r, err)
+	out, opts, body, ok := readWrite(w, r, "create")
+	if !ok {
 		return
 	}
 	obj, warnings, err := decodeObject(r, body, res, opts.fieldValidation)
@@ -244,19 +263,8 @@ func (s *APIServer) prepareCreate(res *resource, obj runtime.Object) {
 }
 
 func (s *APIServer) update(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
-	out, err := negotiate(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	opts, err := parseWriteOptions(r, "update")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, r, err)
+	out, opts, body, ok := readWrite(w, r, "update")
+	if !ok {
 		return
 	}
 	if info.Subresource == "scale" {
