@@ -285,7 +285,7 @@ func (s *APIServer) deleteCollection(w http.ResponseWriter, r *http.Request, inf
 	var items []runtime.Object
 	for _, obj := range list.Items {
 		m := objectMeta(obj)
-		out, _, err := s.deleteObject(r.Context(), res, m.Namespace, m.Name, opts)
+		deleted, _, err := s.deleteObject(r.Context(), res, m.Namespace, m.Name, opts)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -293,7 +293,7 @@ func (s *APIServer) deleteCollection(w http.ResponseWriter, r *http.Request, inf
 			writeError(w, r, err)
 			return
 		}
-		items = append(items, out)
+		items = append(items, deleted)
 	}
 	lst, err := buildList(res.listGVK, items, metav1.ListMeta{})
 	if err != nil {

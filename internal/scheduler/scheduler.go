@@ -599,3 +599,6 @@ func (s *Scheduler) moveOn(ev ClusterEvent) cache.ResourceEventHandler {
 		DeleteFunc: func(any) { s.queue.MoveAll(ev) },
 	}
 }
+
+// NodeCount returns how many nodes the scheduler's cache holds.
+func (s *Scheduler) NodeCount() int { return s.cache.NodeCount() }
