@@ -7,6 +7,14 @@ packages=(
 	etcd-server # external-datastore tests run a real etcd
 	ca-certificates
 	procps
+	# The node agent: containerd (with ctr), runc, CNI plugins and the
+	# iptables portmap and masquerading need; busybox-static builds the
+	# node suite's test image.
+	containerd
+	runc
+	containernetworking-plugins
+	iptables
+	busybox-static
 )
 
 missing=()
@@ -18,9 +26,14 @@ if ((${#missing[@]})); then
 	apt-get update
 	apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-# Debian starts etcd-server as a service on install; tests run their own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-	systemctl stop etcd || true
+# Debian starts etcd-server and containerd as services on install; tests
+# and the agent run their own.
+if command -v systemctl >/dev/null 2>&1; then
+	for svc in etcd containerd; do
+		if systemctl is-active --quiet "$svc" 2>/dev/null; then
+			systemctl stop "$svc" || true
+		fi
+	done
 fi
 
 command -v go >/dev/null || { echo "deps: Go is required (/usr/local/go/bin/go)" >&2; exit 1; }

@@ -213,6 +213,7 @@ func profiledServerCommand() *cobra.Command {
 	f.StringVar(&cfg.BindAddress, "bind-address", "127.0.0.1", "")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "127.0.0.1", "")
 	f.StringVar(&cfg.KubeconfigPath, "write-kubeconfig", "", "")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "")
 	return cmd
 }
 

@@ -23,7 +23,7 @@ func run() int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), schedulerCommand(), controllerManagerCommand(), secretsEncryptCommand(), versionCommand(), benchCommand())
+	root.AddCommand(serverCommand(), schedulerCommand(), controllerManagerCommand(), secretsEncryptCommand(), versionCommand(), benchCommand(), agentCommand(), imagesCommand(), explainCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		return 1
@@ -85,9 +85,12 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&disabledPlugins, "disable-admission-plugins", "", "comma-separated admission plugins to turn off")
 	f.StringVar(&sans, "tls-san", "", "comma-separated extra names or IPs for the serving certificate")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range Service cluster IPs are allocated from")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod network range; each node gets a /24 (IPv4) from it")
 	f.StringVar(&cfg.NodePortRange, "service-node-port-range", "30000-32767", "range Service node ports are allocated from")
 	f.BoolVar(&cfg.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers")
 	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent (containerd, pods) on this machine")
+	f.StringVar(&cfg.NodeName, "node-name", "", "name of this machine's Node (default: the host name)")
 	f.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file for the scheduler")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd

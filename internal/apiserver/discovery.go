@@ -124,6 +124,8 @@ func subresourceKind(info resources.Info, sub string) metav1.GroupVersionKind {
 		return metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
 	case "binding":
 		return metav1.GroupVersionKind{Version: "v1", Kind: "Binding"}
+	case "eviction":
+		return metav1.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
 	case "token":
 		return metav1.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}
 	}

@@ -140,7 +140,7 @@ func (s *APIServer) route(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, methodNotSupported(res, info.Verb))
 		return
 	}
-	if info.Subresource == "binding" && info.Verb != "create" || info.Subresource == "finalize" && info.Verb != "update" {
+	if (info.Subresource == "binding" || info.Subresource == "eviction") && info.Verb != "create" || info.Subresource == "finalize" && info.Verb != "update" {
 		writeError(w, r, methodNotSupported(res, info.Verb))
 		return
 	}
@@ -170,6 +170,10 @@ func (s *APIServer) serveResource(w http.ResponseWriter, r *http.Request, info r
 		}
 		if info.Subresource == "binding" {
 			s.bind(w, r, info, res)
+			return
+		}
+		if info.Subresource == "eviction" {
+			s.evict(w, r, info, res)
 			return
 		}
 		if info.Name != "" {

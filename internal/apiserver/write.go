@@ -109,8 +109,12 @@ func decodeWith(info runtime.SerializerInfo, body []byte, res *resource, fieldVa
 		if fieldValidation == metav1.FieldValidationStrict {
 			return nil, nil, cannotHandle(res, err)
 		}
-		for _, e := range strict.Errors() {
-			warnings = append(warnings, e.Error())
+		// codecs are strict even in their lenient serializer, so Ignore
+		// must drop the strict errors itself: upstream is silent then.
+		if fieldValidation == metav1.FieldValidationWarn {
+			for _, e := range strict.Errors() {
+				warnings = append(warnings, e.Error())
+			}
 		}
 	}
 	if gvk != nil && *gvk != want {

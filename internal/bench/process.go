@@ -89,6 +89,8 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Process, error) {
 		"--https-listen-port", strconv.Itoa(port),
 		"--bind-address", "127.0.0.1",
 		"--advertise-address", "127.0.0.1",
+		// The benchmark measures the control plane, without a node agent.
+		"--disable-agent",
 		"--write-kubeconfig", kubeconfig)
 	args = append(args, opts.ExtraArgs...)
 	p.cmd = exec.Command(opts.Binary, args...)

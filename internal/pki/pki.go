@@ -325,14 +325,16 @@ func (b *Bundle) ServingCert() tls.Certificate { return b.serving }
 func (b *Bundle) Dir() string { return b.dir }
 
 // ServerTLSConfig returns a new TLS configuration for the API server: the
-// serving certificate, client certificates verified against the CA when
-// presented (VerifyClientCertIfGiven — requests without one go on to other
-// authenticators), TLS 1.2 or later, and ALPN for HTTP/2 and HTTP/1.1.
+// serving certificate, client certificates requested (the CA named as the
+// acceptable issuer) but verified by the authenticator, not the handshake —
+// as upstream, a certificate from another CA gets 401 rather than a TLS
+// alert, and requests without one go on to other authenticators — TLS 1.2
+// or later, and ALPN for HTTP/2 and HTTP/1.1.
 // The caller owns the returned value.
 func (b *Bundle) ServerTLSConfig() *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{b.serving},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientAuth:   tls.RequestClientCert,
 		ClientCAs:    b.caPool,
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"h2", "http/1.1"},

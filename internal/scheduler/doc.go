@@ -28,7 +28,10 @@
 // and why, or each weighted score. The latest one for each pending or
 // recently scheduled pod is kept in memory (Scheduler.Explain) and written as
 // one structured debug log line ("scheduling explanation"). Nothing is written
-// to the API, so explanations cost no requests.
+// to the API, so explanations cost no requests. ExplainPod dry-runs one pod
+// against the current cache; ExplainFromAPI builds a throw-away scheduler
+// whose cache is filled from the API to do the same outside the scheduler's
+// process (`skiff explain pod`), and WriteExplanation prints the table.
 //
 // # Lifecycle
 //

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"math"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,13 +117,20 @@ func eligible(pod *corev1.Pod, cons []spreadConstraint, n *NodeInfo) bool {
 	return true
 }
 
+// countSpread counts, per constraint, the pods matching its selector in
+// each domain of the eligible nodes. The pod itself is never among them: a
+// cycle runs only for a pod the cache does not count (and a dry run takes
+// it off its node first, see withoutPod).
 func countSpread(pod *corev1.Pod, cons []spreadConstraint, nodes []*NodeInfo) *spreadState {
 	s := &spreadState{cons: cons, counts: make([]map[string]int, len(cons)), self: make([]int, len(cons))}
+	keys := make([]string, len(cons))
 	for i, c := range cons {
 		s.counts[i] = map[string]int{}
 		if c.sel.Matches(labels.Set(pod.Labels)) {
 			s.self[i] = 1
 		}
+		// Everything() and Nothing() both print as "".
+		keys[i] = pod.Namespace + "\x00" + strconv.FormatBool(c.sel.Empty()) + "\x00" + c.sel.String()
 	}
 	for _, n := range nodes {
 		if !eligible(pod, cons, n) {
@@ -130,20 +138,10 @@ func countSpread(pod *corev1.Pod, cons []spreadConstraint, nodes []*NodeInfo) *s
 		}
 		for i, c := range cons {
 			v := n.Node.Labels[c.key]
-			s.counts[i][v] += matchingPods(pod, c.sel, n)
+			s.counts[i][v] += n.countMatching(keys[i], pod.Namespace, c.sel)
 		}
 	}
 	return s
-}
-
-func matchingPods(pod *corev1.Pod, sel labels.Selector, n *NodeInfo) int {
-	count := 0
-	for _, o := range n.Pods {
-		if o.Pod.Namespace == pod.Namespace && o.Pod.DeletionTimestamp == nil && o.Pod.UID != pod.UID && sel.Matches(labels.Set(o.Pod.Labels)) {
-			count++
-		}
-	}
-	return count
 }
 
 func (p podTopologySpread) PreFilter(_ context.Context, state *CycleState, pod *corev1.Pod) *Status {

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"sync"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -182,6 +184,47 @@ type NodeInfo struct {
 	// ImageSizes maps every name of every image present on the node to its
 	// size in bytes.
 	ImageSizes map[string]int64
+
+	// matchMu guards matches, which memoizes countMatching: how many pods
+	// of a namespace match a selector, keyed by namespace and selector. A
+	// cycle reads node infos under the cache's read lock, and two readers
+	// (the scheduling cycle and a dry run) may fill it at once. AddPod and
+	// RemovePod, under the cache's write lock, drop it.
+	matchMu sync.Mutex
+	matches map[string]int
+}
+
+// maxMatchKeys bounds a node's memo of selector counts.
+const maxMatchKeys = 16
+
+// countMatching returns how many pods on n in namespace ns, not being
+// deleted, match sel; key identifies (ns, sel). Counting is the cost of
+// every topology spread cycle (all pods on all nodes), and between two
+// cycles only the node the last pod went to changes, so counts are kept
+// until the node's pods change.
+func (n *NodeInfo) countMatching(key, ns string, sel labels.Selector) int {
+	n.matchMu.Lock()
+	defer n.matchMu.Unlock()
+	if c, ok := n.matches[key]; ok {
+		return c
+	}
+	count := 0
+	for _, o := range n.Pods {
+		if o.Pod.Namespace == ns && o.Pod.DeletionTimestamp == nil && sel.Matches(labels.Set(o.Pod.Labels)) {
+			count++
+		}
+	}
+	if n.matches == nil || len(n.matches) >= maxMatchKeys {
+		n.matches = make(map[string]int, 4)
+	}
+	n.matches[key] = count
+	return count
+}
+
+func (n *NodeInfo) dropMatches() {
+	n.matchMu.Lock()
+	n.matches = nil
+	n.matchMu.Unlock()
 }
 
 // Name returns the node's name ("" for a placeholder without a Node).
@@ -206,6 +249,7 @@ func (n *NodeInfo) SetNode(node *corev1.Node) {
 
 // AddPod counts pi on the node.
 func (n *NodeInfo) AddPod(pi *PodInfo) {
+	n.dropMatches()
 	n.Pods = append(n.Pods, pi)
 	if len(pi.RequiredAffinity)+len(pi.RequiredAntiAffinity)+len(pi.PreferredAffinity)+len(pi.PreferredAnti) > 0 {
 		n.PodsWithAffinity = append(n.PodsWithAffinity, pi)
@@ -232,6 +276,7 @@ func (n *NodeInfo) RemovePod(uid string) bool {
 	if idx < 0 {
 		return false
 	}
+	n.dropMatches()
 	pi := n.Pods[idx]
 	n.Pods = deletePodInfo(n.Pods, uid)
 	n.PodsWithAffinity = deletePodInfo(n.PodsWithAffinity, uid)

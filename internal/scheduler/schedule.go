@@ -216,7 +216,7 @@ const topExplained = 5
 // score ranks the feasible nodes and returns the best; ties are broken at
 // random so equal nodes share the load.
 func (c *chain) score(ctx context.Context, state *CycleState, pod *corev1.Pod, feasible []*NodeInfo, rnd *rand.Rand, expl *Explanation, full bool) string {
-	if len(feasible) == 1 {
+	if len(feasible) == 1 && !full {
 		expl.Nodes = append(expl.Nodes, NodeExplanation{Node: feasible[0].Node.Name})
 		return feasible[0].Node.Name
 	}

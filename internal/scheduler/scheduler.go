@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -247,12 +249,53 @@ func (s *Scheduler) ExplainPod(ctx context.Context, pod *corev1.Pod) (*Explanati
 	}
 	var res *result
 	s.cache.View(func(nodes []*NodeInfo) {
+		nodes, pod = withoutPod(nodes, pod)
 		res, _ = ch.findNode(ctx, pod, nodes, 0, 100, s.nominatedPods, rand.New(rand.NewPCG(1, 2)), true)
 		if res.node == "" {
 			res.expl.Message = fitMessage(res, "")
+			if res.total == 0 {
+				res.expl.Message = "no nodes available to schedule pods"
+			}
 		}
 	})
 	return res.expl, nil
+}
+
+// withoutPod prepares a dry run for a pod that may already be bound or
+// assumed: it returns nodes with the pod taken off the node it is counted on
+// (a clone of that one node info; the others are shared, read-only) and a
+// copy of the pod with spec.nodeName cleared, so the run answers "where
+// would it go now" rather than finding the pod in its own way.
+func withoutPod(nodes []*NodeInfo, pod *corev1.Pod) ([]*NodeInfo, *corev1.Pod) {
+	if pod.Spec.NodeName == "" {
+		return nodes, pod
+	}
+	name := pod.Spec.NodeName
+	pod = pod.DeepCopy()
+	pod.Spec.NodeName = ""
+	i, ok := slices.BinarySearchFunc(nodes, name, func(n *NodeInfo, name string) int { return strings.Compare(n.Node.Name, name) })
+	if !ok {
+		return nodes, pod
+	}
+	n := nodes[i].Clone()
+	if !n.RemovePod(string(pod.UID)) {
+		return nodes, pod
+	}
+	nodes = slices.Clone(nodes)
+	nodes[i] = n
+	return nodes, pod
+}
+
+// WaitForCacheSync starts the informer factory and waits until the cache
+// reflects the cluster, without scheduling anything: it lets a process that
+// is not the scheduler (`skiff explain`) dry-run ExplainPod. Stopping the
+// factory is the caller's.
+func (s *Scheduler) WaitForCacheSync(ctx context.Context) error {
+	s.factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
+		return fmt.Errorf("scheduler: waiting for caches: %w", context.Cause(ctx))
+	}
+	return nil
 }
 
 func (s *Scheduler) namespaceLabels(ns string) labels.Set {

@@ -35,7 +35,7 @@ func (s *Server) newSecurity(l lookup) (*security, error) {
 	tokens.GetPod = l.GetPod
 	tokens.GetSecret = l.GetSecret
 	tokens.GetNode = l.GetNode
-	chain := &authn.Chain{AllowAnonymous: true}
+	chain := &authn.Chain{ClientCAs: s.bundle.CAPool(), AllowAnonymous: true}
 	if s.cfg.TokenAuthFile != "" {
 		tf, err := authn.LoadTokenFile(s.cfg.TokenAuthFile)
 		if err != nil {

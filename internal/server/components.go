@@ -2,17 +2,22 @@ package server
 
 import (
 	"context"
+	"net"
+	"os"
+	"strings"
 	"sync"
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
+	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
 // startComponents starts the control-plane components that are API
-// clients (the controller manager and the scheduler), each under its own identity. They stop
+// clients (the controller manager, the scheduler and the node agent), each under its own identity. They stop
 // when ctx ends; Wait on the returned group waits for them.
 func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 	var wg sync.WaitGroup
@@ -24,7 +29,12 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			opts := manager.Options{LeaderElect: true, RootCACert: s.bundle.CACertPEM(), Logger: s.cfg.Logger.With("component", "controller-manager")}
+			opts := manager.Options{
+				LeaderElect: true,
+				RootCACert:  s.bundle.CACertPEM(),
+				ClusterCIDR: s.cfg.ClusterCIDR,
+				Logger:      s.cfg.Logger.With("component", "controller-manager"),
+			}
 			opts.LeaderElection.Name = controllerManagerLease
 			err := manager.Run(ctx, cfg, opts)
 			if err != nil && ctx.Err() == nil {
@@ -60,6 +70,31 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 			defer wg.Done()
 			if err := sched.Run(ctx); err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("scheduler stopped", "err", err)
+			}
+		}()
+	}
+	if !s.cfg.DisableAgent {
+		name := s.cfg.NodeName
+		if name == "" {
+			host, err := os.Hostname()
+			if err != nil {
+				return nil, err
+			}
+			name = strings.ToLower(host)
+		}
+		cfg, err := s.bundle.RestConfig(s.url, "system:node:"+name, []string{auth.NodesGroup})
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := kubelet.RunAgent(ctx, kubelet.AgentConfig{
+				DataDir: s.cfg.DataDir, NodeName: name, NodeIP: net.ParseIP(s.cfg.AdvertiseAddress), RestConfig: cfg,
+				Logger: s.cfg.Logger.With("component", "agent"),
+			})
+			if err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Error("node agent stopped", "err", err)
 			}
 		}()
 	}

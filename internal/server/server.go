@@ -58,6 +58,8 @@ type Config struct {
 	// TokenAuthFile is a static token file (--token-auth-file).
 	TokenAuthFile string
 	ServiceCIDR   string
+	// ClusterCIDR is the pod network range nodes get their podCIDR from.
+	ClusterCIDR   string
 	NodePortRange string
 	// Listener, when set, is the HTTPS listener to serve on instead of
 	// listening on BindAddress:HTTPSPort (tests pass one on a free port).
@@ -67,6 +69,10 @@ type Config struct {
 	// DisableControllerManager leaves the controllers out (k3s's
 	// --disable-controller-manager).
 	DisableControllerManager bool
+	// DisableAgent leaves out the node agent for this machine
+	// (--disable-agent); NodeName names its Node (default: the host name).
+	DisableAgent bool
+	NodeName     string
 	// DisableScheduler leaves the scheduler out (--disable-scheduler).
 	DisableScheduler bool
 	// SchedulerConfig is a KubeSchedulerConfiguration file; empty uses
@@ -103,6 +109,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ServiceCIDR == "" {
 		cfg.ServiceCIDR = "10.43.0.0/16"
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = "10.42.0.0/16"
 	}
 	if cfg.NodePortRange == "" {
 		cfg.NodePortRange = "30000-32767"

@@ -76,6 +76,7 @@ func Start(t testing.TB, opts Options) *Server {
 		BookmarkInterval:         opts.BookmarkInterval,
 		DisableControllerManager: !opts.ControllerManager,
 		DisableScheduler:         !opts.Scheduler,
+		DisableAgent:             true,
 		DisableAdmissionPlugins:  disabledPlugins(opts),
 		Logger:                   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}}

@@ -76,7 +76,13 @@ func runMain(m *testing.M) int {
 	}
 	dataDir := filepath.Join(tmp, "data")
 	logPath := filepath.Join(tmp, "server.log")
-	srv, err := startServer(bin, dataDir, logPath)
+	// Token users, audit log and encryption at rest for security_test.go.
+	secFlags, err := securityFlags(tmp, dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: security configuration:", err)
+		return 1
+	}
+	srv, err := startServer(bin, dataDir, logPath, secFlags...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting skiff server:", err)
 		dumpLog(logPath)
@@ -104,7 +110,7 @@ type serverProc struct {
 	log  *os.File
 }
 
-func startServer(bin, dataDir, logPath string) (*serverProc, error) {
+func startServer(bin, dataDir, logPath string, extraFlags ...string) (*serverProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -113,8 +119,11 @@ func startServer(bin, dataDir, logPath string) (*serverProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "server", "--data-dir", dataDir,
-		"--https-listen-port", strconv.Itoa(port), "--bind-address", "127.0.0.1")
+	args := append([]string{"server", "--data-dir", dataDir,
+		"--https-listen-port", strconv.Itoa(port), "--bind-address", "127.0.0.1",
+		// No node agent: tests drive pod status themselves.
+		"--disable-agent"}, extraFlags...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

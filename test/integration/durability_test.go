@@ -43,7 +43,7 @@ func startSkiff(t *testing.T, bin, dir string, port int) (*skiffProcess, kuberne
 	kubeconfig := filepath.Join(dir, "admin.kubeconfig")
 	_ = os.Remove(kubeconfig) // a previous run's; wait for this run's
 	p := &skiffProcess{log: &syncWriter{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "server", "--data-dir", dir, "--https-listen-port", strconv.Itoa(port), "--bind-address", "127.0.0.1")
+	p.cmd = exec.Command(bin, "server", "--data-dir", dir, "--https-listen-port", strconv.Itoa(port), "--bind-address", "127.0.0.1", "--disable-agent")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start skiff: %v", err)

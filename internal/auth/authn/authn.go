@@ -1,15 +1,23 @@
 package authn
 
 import (
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/skiff-sh/skiff/internal/auth"
 )
 
-// ErrInvalidToken is returned for a bearer token no authenticator accepts.
-var ErrInvalidToken = errors.New("authn: invalid bearer token")
+// Errors for credentials that are present but invalid (401).
+var (
+	// ErrInvalidToken is returned for a bearer token no authenticator accepts.
+	ErrInvalidToken = errors.New("authn: invalid bearer token")
+	// ErrInvalidCertificate is returned for a client certificate the cluster
+	// CA did not sign.
+	ErrInvalidCertificate = errors.New("authn: invalid client certificate")
+)
 
 // TokenAuthenticator checks one bearer token. ok is false when the token is
 // not of its kind; err is set when it is of its kind but invalid.
@@ -20,6 +28,10 @@ type TokenAuthenticator interface {
 // Chain authenticates with client certificates first, then bearer tokens;
 // requests without either are anonymous when AllowAnonymous is set.
 type Chain struct {
+	// ClientCAs verifies client certificates the TLS layer requested but did
+	// not verify (the server asks for them without requiring a known
+	// issuer, as upstream does, so a foreign one gets 401).
+	ClientCAs      *x509.CertPool
 	Tokens         []TokenAuthenticator
 	AllowAnonymous bool
 }
@@ -30,8 +42,8 @@ var _ auth.Authenticator = (*Chain)(nil)
 // error) only when the request has no credentials and anonymous access is
 // off; invalid credentials give an error.
 func (c *Chain) AuthenticateRequest(r *http.Request) (*auth.User, bool, error) {
-	if u, ok := fromCertificate(r); ok {
-		return u, true, nil
+	if u, ok, err := c.fromCertificate(r); ok || err != nil {
+		return u, ok, err
 	}
 	if token, ok := bearerToken(r); ok {
 		u, err := c.AuthenticateToken(token)
@@ -65,18 +77,37 @@ func (c *Chain) AuthenticateToken(token string) (*auth.User, error) {
 	return nil, ErrInvalidToken
 }
 
-// fromCertificate reads the user from a client certificate the TLS layer
-// verified against the cluster CA.
-func fromCertificate(r *http.Request) (*auth.User, bool) {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
-		return nil, false
+// fromCertificate reads the user from a client certificate signed by the
+// cluster CA; a certificate it did not sign is an error.
+func (c *Chain) fromCertificate(r *http.Request) (*auth.User, bool, error) {
+	if r.TLS == nil {
+		return nil, false, nil
 	}
-	cert := r.TLS.VerifiedChains[0][0]
+	var cert *x509.Certificate
+	switch {
+	case len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0:
+		cert = r.TLS.VerifiedChains[0][0]
+	case len(r.TLS.PeerCertificates) > 0:
+		peers := r.TLS.PeerCertificates
+		inter := x509.NewCertPool()
+		for _, p := range peers[1:] {
+			inter.AddCert(p)
+		}
+		if c.ClientCAs == nil {
+			return nil, false, ErrInvalidCertificate
+		}
+		if _, err := peers[0].Verify(x509.VerifyOptions{Roots: c.ClientCAs, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			return nil, false, fmt.Errorf("%w: %v", ErrInvalidCertificate, err)
+		}
+		cert = peers[0]
+	default:
+		return nil, false, nil
+	}
 	if cert.Subject.CommonName == "" {
-		return nil, false
+		return nil, false, nil
 	}
 	u := &auth.User{Name: cert.Subject.CommonName, Groups: append([]string(nil), cert.Subject.Organization...)}
-	return withAuthenticated(u), true
+	return withAuthenticated(u), true, nil
 }
 
 func bearerToken(r *http.Request) (string, bool) {

@@ -163,6 +163,13 @@ func (s *ServiceAccountTokens) Issue(sa *corev1.ServiceAccount, audiences []stri
 
 var errTokenInvalid = errors.New("authn: invalid service account token")
 
+// Upstream's words for a token outside its validity window (TokenReview
+// status.error and the server log carry them).
+var (
+	errTokenExpired     = errors.New("service account token has expired")
+	errTokenNotValidYet = errors.New("service account token is not valid yet")
+)
+
 // AuthenticateToken verifies a service-account JWT against the API's
 // audiences.
 func (s *ServiceAccountTokens) AuthenticateToken(token string) (*auth.User, bool, error) {
@@ -184,6 +191,12 @@ func (s *ServiceAccountTokens) Verify(ctx context.Context, token string, audienc
 	if err != nil || !parsed.Valid {
 		if errors.Is(err, jwt.ErrTokenMalformed) || errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenInvalidIssuer) {
 			return nil, nil, false, nil
+		}
+		switch {
+		case errors.Is(err, jwt.ErrTokenExpired):
+			return nil, nil, true, errTokenExpired
+		case errors.Is(err, jwt.ErrTokenNotValidYet):
+			return nil, nil, true, errTokenNotValidYet
 		}
 		return nil, nil, true, fmt.Errorf("%w: %v", errTokenInvalid, err)
 	}

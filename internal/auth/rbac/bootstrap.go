@@ -418,6 +418,13 @@ func controllerRoles() []rbacv1.ClusterRole {
 			rule("list", "watch", "patch", "create", "delete").groups("").resources("pods"),
 			eventsRule(),
 		),
+		c("replication-controller",
+			rule("get", "list", "watch", "update").groups("").resources("replicationcontrollers"),
+			rule("update").groups("").resources("replicationcontrollers/status"),
+			rule("update").groups("").resources("replicationcontrollers/finalizers"),
+			rule("list", "watch", "patch", "create", "delete").groups("").resources("pods"),
+			eventsRule(),
+		),
 		c("resourcequota-controller",
 			// Quota may count anything, so it reads everything.
 			rule("list", "watch").groups("*").resources("*"),

@@ -102,6 +102,7 @@ func TestBootstrapPolicy(t *testing.T) {
 		{"nodes get nothing from rbac", res(authd("system:node:n1", auth.NodesGroup), "get", "", "nodes", "", "", "n1"), auth.NoOpinion},
 
 		{"replicaset controller creates pods", res(sa("replicaset-controller"), "create", "", "pods", "", "x", ""), auth.Allow},
+		{"replication controller creates pods", res(sa("replication-controller"), "create", "", "pods", "", "x", ""), auth.Allow},
 		{"deployment controller creates replicasets", res(sa("deployment-controller"), "create", "apps", "replicasets", "", "x", ""), auth.Allow},
 		{"gc deletes anything", res(sa("generic-garbage-collector"), "delete", "example.com", "widgets", "", "x", "w"), auth.Allow},
 		{"namespace controller finalizes", res(sa("namespace-controller"), "update", "", "namespaces", "finalize", "", "x"), auth.Allow},

@@ -56,6 +56,17 @@ type Options struct {
 	// manager's rest.Config trusts (CAData, else CAFile); if that is empty
 	// too, the publisher fails to start.
 	RootCACert []byte
+	// ClusterCIDR is the pod network node-ipam carves per-node pod CIDRs
+	// from: one CIDR, or an IPv4 and an IPv6 one separated by a comma
+	// (default 10.42.0.0/16; /24 per IPv4 node, /64 per IPv6 node).
+	ClusterCIDR string
+	// NodeMonitorGracePeriod is how long a node may go without a
+	// heartbeat before node-lifecycle marks it Unknown (default 40s).
+	NodeMonitorGracePeriod time.Duration
+	// TerminatedPodGCThreshold is how many finished pods may exist
+	// before pod-garbage-collector deletes the oldest (default 12500;
+	// negative disables it).
+	TerminatedPodGCThreshold int
 }
 
 // LeaderElection names the Lease and sets its timing; zero fields take the

@@ -112,10 +112,10 @@ func benchScheduling(b *testing.B, nodes, pods int, variant string, opts func(in
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	defer f.Shutdown()
+	defer cancel() // before Shutdown, which waits for the informers to stop
 	f.Start(ctx.Done())
 	f.WaitForCacheSync(ctx.Done())
-	defer f.Shutdown()
 	e.runScheduler(nil)
 	// Let the scheduler's informers sync the nodes before the clock starts.
 	for e.sched.NodeCount() < nodes {

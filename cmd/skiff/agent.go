@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/internal/runtime"
+)
+
+// agentCommand is `skiff agent`: a node agent joining a cluster.
+func agentCommand() *cobra.Command {
+	var cfg kubelet.AgentConfig
+	var kubeconfig, serverURL, token, caFile, nodeIP, clusterDNS, labels string
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node agent: register this machine as a node and run its pods",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			if debug {
+				level = slog.LevelDebug
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			switch {
+			case kubeconfig != "":
+				rc, err := clientConfig(kubeconfig)
+				if err != nil {
+					return err
+				}
+				cfg.RestConfig = rc
+			case serverURL != "" && token != "":
+				if caFile == "" {
+					return errors.New("--token needs --certificate-authority (the server's DATA-DIR/tls/ca.crt)")
+				}
+				cfg.RestConfig = &rest.Config{Host: serverURL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile}}
+			default:
+				return errors.New("give --kubeconfig (an identity system:node:NAME in group system:nodes), or --server with --token and --certificate-authority")
+			}
+			if nodeIP != "" {
+				if cfg.NodeIP = net.ParseIP(nodeIP); cfg.NodeIP == nil {
+					return fmt.Errorf("--node-ip: %q is not an IP address", nodeIP)
+				}
+			}
+			cfg.ClusterDNS = splitList(clusterDNS)
+			for _, l := range splitList(labels) {
+				k, v, _ := cutLabel(l)
+				if cfg.NodeLabels == nil {
+					cfg.NodeLabels = map[string]string{}
+				}
+				cfg.NodeLabels[k] = v
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return kubelet.RunAgent(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&cfg.DataDir, "data-dir", "d", "/var/lib/skiff", "directory for state; the agent uses DATA-DIR/agent")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig with the node's identity (system:node:NAME)")
+	f.StringVarP(&serverURL, "server", "s", "", "API server URL (https://HOST:6443), with --token")
+	f.StringVarP(&token, "token", "t", "", "bearer token of the node's identity, with --server")
+	f.StringVar(&caFile, "certificate-authority", "", "CA certificate of the API server, with --server")
+	f.StringVar(&cfg.NodeName, "node-name", "", "node name (default: the host name)")
+	f.StringVar(&nodeIP, "node-ip", "", "the node's InternalIP (default: the host's first IPv4 address)")
+	f.StringVar(&labels, "node-label", "", "comma-separated key=value labels for the node")
+	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of a running containerd (default: start one in DATA-DIR/agent/containerd)")
+	f.StringVar(&cfg.Bridge, "cni-bridge", "cni0", "name of the pods' bridge")
+	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/skiff", "parent cgroup of pod cgroups")
+	f.StringVar(&clusterDNS, "cluster-dns", "", "comma-separated DNS server IPs for pods (default: the host's resolv.conf)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain")
+	f.BoolVar(&debug, "debug", false, "log at debug level")
+	return cmd
+}
+
+func cutLabel(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '=' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// imagesCommand is `skiff images`: the agent's image store.
+func imagesCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "images", Short: "Manage the node's container images"}
+	var dataDir, address string
+	imp := &cobra.Command{
+		Use:   "import FILE...",
+		Short: "Import image tarballs (docker save / OCI archives) into the node's containerd",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if address == "" {
+				address = kubelet.ContainerdAddress(dataDir)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			for _, f := range args {
+				if err := runtime.Import(ctx, address, f); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "imported", f)
+			}
+			return nil
+		},
+	}
+	imp.Flags().StringVarP(&dataDir, "data-dir", "d", "/var/lib/skiff", "data directory of the running agent")
+	imp.Flags().StringVar(&address, "address", "", "containerd socket (default: DATA-DIR/agent/containerd/containerd.sock)")
+	cmd.AddCommand(imp)
+	return cmd
+}

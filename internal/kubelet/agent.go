@@ -1,0 +1,183 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/network"
+	"github.com/skiff-sh/skiff/internal/runtime"
+)
+
+// AgentConfig is what `skiff agent` (and `skiff server`'s local agent)
+// runs with. DataDir, NodeName and RestConfig are required.
+type AgentConfig struct {
+	// DataDir is the Skiff data directory; the agent keeps its state in
+	// DataDir/agent (containerd, CNI, pods, logs, images to import).
+	DataDir string
+	// NodeName is the Node's name (default: the host name, lower-cased).
+	NodeName string
+	// NodeIP is the node's InternalIP (default: the host's first IPv4).
+	NodeIP net.IP
+	// NodeLabels are added to the Node.
+	NodeLabels map[string]string
+	// RestConfig authenticates as system:node:NodeName (group
+	// system:nodes).
+	RestConfig *rest.Config
+	// ContainerRuntimeEndpoint is a CRI socket to use instead of starting
+	// containerd (unix:///run/containerd/containerd.sock); images are then
+	// imported into it with ctr, so it must be containerd too for that.
+	ContainerRuntimeEndpoint string
+	// Bridge is the CNI bridge name (default cni0).
+	Bridge string
+	// CgroupRoot is the pods' parent cgroup (default /skiff).
+	CgroupRoot string
+	// ClusterDNS and ClusterDomain: see Config.
+	ClusterDNS    []string
+	ClusterDomain string
+	// Ready, if not nil, is closed once the node agent runs.
+	Ready  chan<- struct{}
+	Logger *slog.Logger
+}
+
+// AgentDir is the agent's directory under a data directory.
+func AgentDir(dataDir string) string { return filepath.Join(dataDir, "agent") }
+
+// ImagesDir is where image tarballs are imported from at agent start.
+func ImagesDir(dataDir string) string { return filepath.Join(AgentDir(dataDir), "images") }
+
+// ContainerdAddress is the socket of the containerd the agent supervises.
+func ContainerdAddress(dataDir string) string {
+	return filepath.Join(AgentDir(dataDir), "containerd", "containerd.sock")
+}
+
+// RunAgent runs a node agent until ctx ends: it writes the CNI
+// configuration, starts containerd (unless an endpoint is given), imports
+// the pause image and DataDir/agent/images/*.tar, registers the node and
+// runs its pods. On return containerd has been stopped; pods' containers
+// keep running and are adopted by the next start.
+func RunAgent(ctx context.Context, cfg AgentConfig) error {
+	if cfg.DataDir == "" || cfg.RestConfig == nil {
+		return ErrConfig
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("kubelet: node name: %w", err)
+		}
+		cfg.NodeName = strings.ToLower(h)
+	}
+	dir := AgentDir(cfg.DataDir)
+	for _, d := range []string{dir, ImagesDir(cfg.DataDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("kubelet: %w", err)
+		}
+	}
+	rc := rest.CopyConfig(cfg.RestConfig)
+	rc.UserAgent = "skiff-agent/" + cfg.NodeName
+	rc.QPS, rc.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("kubelet: %w", err)
+	}
+	log := cfg.Logger.With("component", "agent")
+
+	// The pod network: the node's pod CIDR when it has one already.
+	cniDir := filepath.Join(dir, "etc", "cni", "net.d")
+	var cniMu sync.Mutex
+	writeCNI := func(cidr string) {
+		cniMu.Lock()
+		defer cniMu.Unlock()
+		changed, err := network.WriteCNIConfig(cniDir, network.CNIConfig{
+			PodCIDR: cidr, Bridge: cfg.Bridge, IPAMDir: filepath.Join(dir, "cni", "networks"),
+		})
+		if err != nil {
+			log.Error("writing the CNI configuration", "err", err)
+		} else if changed {
+			log.Info("pod network configured", "podCIDR", cidr)
+		}
+	}
+	podCIDR := network.DefaultPodCIDR
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if node, err := client.CoreV1().Nodes().Get(gctx, cfg.NodeName, metav1.GetOptions{}); err == nil && node.Spec.PodCIDR != "" {
+		podCIDR = node.Spec.PodCIDR
+	} else {
+		log.Info("node has no spec.podCIDR; using the default", "podCIDR", podCIDR)
+	}
+	cancel()
+	writeCNI(podCIDR)
+
+	endpoint, address := cfg.ContainerRuntimeEndpoint, strings.TrimPrefix(cfg.ContainerRuntimeEndpoint, "unix://")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	rtCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRuntime()
+	if endpoint == "" {
+		cd := runtime.NewContainerd(runtime.ContainerdConfig{
+			Dir: filepath.Join(dir, "containerd"), CNIConfDir: cniDir, Logger: cfg.Logger,
+		})
+		errc := make(chan error, 1)
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- cd.Run(rtCtx) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-cd.Ready():
+		case <-ctx.Done():
+			return nil
+		case <-time.After(60 * time.Second):
+			return fmt.Errorf("kubelet: containerd not ready after 60s (see %s)", cd.LogPath())
+		}
+		endpoint, address = cd.Endpoint(), cd.Address()
+	}
+	if err := runtime.ImportPauseImage(ctx, address, filepath.Join(dir, "containerd")); err != nil {
+		return err
+	}
+	files, err := runtime.ImportDir(ctx, address, ImagesDir(cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	if len(files) > 0 {
+		log.Info("imported images", "files", files)
+	}
+	cri, err := runtime.Dial(ctx, endpoint)
+	if err != nil {
+		return err
+	}
+	defer cri.Close()
+
+	k, err := New(Config{
+		NodeName:       cfg.NodeName,
+		NodeIP:         cfg.NodeIP,
+		NodeLabels:     cfg.NodeLabels,
+		Client:         client,
+		Runtime:        cri.RuntimeServiceClient,
+		Images:         cri.ImageServiceClient,
+		RootDir:        dir,
+		CgroupRoot:     cfg.CgroupRoot,
+		ClusterDNS:     cfg.ClusterDNS,
+		ClusterDomain:  cfg.ClusterDomain,
+		PodCIDRChanged: writeCNI,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.Ready != nil {
+		close(cfg.Ready)
+	}
+	return k.Run(ctx)
+}

@@ -1,0 +1,46 @@
+// Package kubelet is Skiff's node agent: it registers its Node, keeps the
+// node's Lease and status fresh, and runs the pods bound to the node
+// through CRI.
+//
+// # Shape
+//
+// Kubelet.Run starts three loops and an informer:
+//   - the lease loop renews kube-node-lease/NODE every 10 s;
+//   - the status loop recomputes the Node's status every 10 s and posts it
+//     when it changed or 5 min passed;
+//   - the relist loop lists the runtime every second and wakes the worker
+//     of each pod whose sandboxes or containers changed state (this is how
+//     container exits are seen), including pods the API no longer has;
+//   - a pod informer restricted to spec.nodeName=NODE (the only form the
+//     Node authorizer allows) wakes the pod's worker on every change.
+//
+// Each pod has one worker goroutine (worker.go). A sync pass is level-based
+// and reads only the informer cache and the runtime: a pod being deleted
+// is stopped (preStop, SIGTERM, SIGKILL at the grace period), its final
+// status posted and the pod deleted with grace 0; a gone pod's sandboxes,
+// containers, volumes and cgroups are removed; otherwise the sandbox is
+// created if none is ready, volumes set up, init containers run in order
+// and app containers started or restarted by the restart policy with
+// upstream's back-off (CrashLoopBackOff), and the status is computed
+// (status.go) and posted when it differs. The runtime is the source of
+// truth: sandboxes and containers carry the pod's UID and container name
+// as CRI labels, so an agent restart finds and adopts what runs.
+//
+// RunAgent (agent.go) assembles a node: CNI configuration (package
+// network), a supervised containerd (package runtime), the pause image and
+// air-gap image imports, then a Kubelet.
+//
+// # Seams for later work
+//
+// Streaming (logs, exec, attach, port-forward) will be an HTTPS server on
+// KubeletPort over CRI's Exec/Attach/PortForward URLs; container logs are
+// already written by the runtime to RootDir/logs/pods/NS_NAME_UID/C/N.log
+// in CRI format. Cluster DNS is Config.ClusterDNS. Multi-node routes take
+// the pod CIDR from Config.PodCIDRChanged.
+//
+// # Concurrency
+//
+// Kubelet.mu guards the worker map only; each worker owns its own state.
+// Probe goroutines (probes.go) write results under probeSet.mu and wake
+// their worker. Run returns after every goroutine it started has stopped.
+package kubelet
