@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/runtime"
 )
@@ -36,6 +38,24 @@ func agentCommand() *cobra.Command {
 					return err
 				}
 				cfg.RestConfig = rc
+			case serverURL != "" && strings.HasPrefix(token, "K10"):
+				// A join token: exchange it for the node's own identity.
+				name := cfg.NodeName
+				if name == "" {
+					host, err := os.Hostname()
+					if err != nil {
+						return err
+					}
+					name = strings.ToLower(host)
+				}
+				cfg.NodeName = name
+				path, err := join.JoinOnce(cmd.Context(), cfg.DataDir, serverURL, token, name)
+				if err != nil {
+					return err
+				}
+				if cfg.RestConfig, err = clientConfig(path); err != nil {
+					return err
+				}
 			case serverURL != "" && token != "":
 				if caFile == "" {
 					return errors.New("--token needs --certificate-authority (the server's DATA-DIR/tls/ca.crt)")
@@ -66,7 +86,7 @@ func agentCommand() *cobra.Command {
 	f.StringVarP(&cfg.DataDir, "data-dir", "d", "/var/lib/skiff", "directory for state; the agent uses DATA-DIR/agent")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig with the node's identity (system:node:NAME)")
 	f.StringVarP(&serverURL, "server", "s", "", "API server URL (https://HOST:6443), with --token")
-	f.StringVarP(&token, "token", "t", "", "bearer token of the node's identity, with --server")
+	f.StringVarP(&token, "token", "t", "", "the cluster's join token (the server's DATA-DIR/token), or a bearer token of the node's identity, with --server")
 	f.StringVar(&caFile, "certificate-authority", "", "CA certificate of the API server, with --server")
 	f.StringVar(&cfg.NodeName, "node-name", "", "node name (default: the host name)")
 	f.StringVar(&nodeIP, "node-ip", "", "the node's InternalIP (default: the host's first IPv4 address)")

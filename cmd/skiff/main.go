@@ -81,6 +81,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&cfg.AuditPolicyFile, "audit-policy-file", "", "audit policy (audit.k8s.io/v1 Policy); with --audit-log-path turns on the audit log")
 	f.StringVar(&cfg.AuditLogPath, "audit-log-path", "", "file the audit log is written to as JSON lines; - for stdout")
 	f.StringVar(&cfg.EncryptionProviderConfig, "encryption-provider-config", "", "EncryptionConfiguration for encrypting resources at rest")
+	f.StringVar(&cfg.Token, "token", "", "cluster join secret for `skiff agent --token` (default: kept in DATA-DIR/token)")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV lines token,user,uid[,\"group1,group2\"]")
 	f.StringVar(&disabledPlugins, "disable-admission-plugins", "", "comma-separated admission plugins to turn off")
 	f.StringVar(&sans, "tls-san", "", "comma-separated extra names or IPs for the serving certificate")

@@ -25,6 +25,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/audit"
 	"github.com/skiff-sh/skiff/internal/datastore"
 	"github.com/skiff-sh/skiff/internal/encryption"
+	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/resources"
@@ -55,6 +56,9 @@ type Config struct {
 	// EncryptionProviderConfig encrypts resources at rest
 	// (--encryption-provider-config).
 	EncryptionProviderConfig string
+	// Token is the cluster join secret (--token); empty keeps the one in
+	// DATA-DIR/token or makes one.
+	Token string
 	// TokenAuthFile is a static token file (--token-auth-file).
 	TokenAuthFile string
 	ServiceCIDR   string
@@ -274,7 +278,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopComponents()
 	defer stopServing()
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           withJoin(api, &join.Handler{CA: s.bundle.CACertPEM(), Issuer: nodeIssuer{s.bundle}, Authenticator: sec.authn}),
 		TLSConfig:         s.bundle.ServerTLSConfig(),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return serveCtx },
@@ -283,9 +287,18 @@ func (s *Server) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
 
+	tok, err := s.joinToken()
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("join token: %w", err)
+	}
 	if err := s.bootstrap(ctx, api, serviceNet, port); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := ensureJoinSecret(ctx, api, tok); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("join token: %w", err)
 	}
 	if err := pki.WriteKubeconfig(s.cfg.KubeconfigPath, s.url, s.bundle, "system:admin", "system:masters"); err != nil {
 		_ = srv.Close()
@@ -356,6 +369,17 @@ func parsePortRange(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("--service-node-port-range %q: want FROM-TO", s)
 	}
 	return a, b - a + 1, nil
+}
+
+// withJoin serves the join endpoints beside the API.
+func withJoin(api http.Handler, j *join.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, join.PathPrefix) {
+			j.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 // startAudit opens the audit log when it is configured; the returned stop
