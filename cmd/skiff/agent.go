@@ -92,6 +92,7 @@ func agentCommand() *cobra.Command {
 	f.StringVar(&nodeIP, "node-ip", "", "the node's InternalIP (default: the host's first IPv4 address)")
 	f.StringVar(&labels, "node-label", "", "comma-separated key=value labels for the node")
 	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of a running containerd (default: start one in DATA-DIR/agent/containerd)")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", kubelet.KubeletPort, "port of the agent's HTTPS server (logs, exec, attach, port-forward); 0 picks a free one")
 	f.StringVar(&cfg.Bridge, "cni-bridge", "cni0", "name of the pods' bridge")
 	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/skiff", "parent cgroup of pod cgroups")
 	f.StringVar(&clusterDNS, "cluster-dns", "", "comma-separated DNS server IPs for pods (default: the host's resolv.conf)")

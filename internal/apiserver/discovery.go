@@ -105,6 +105,12 @@ func verbsFor(sub string) []string {
 		return []string{"update"}
 	case "binding", "eviction", "token":
 		return []string{"create"}
+	case "log":
+		return []string{"get"}
+	case "exec", "attach", "portforward":
+		return []string{"create", "get"}
+	case "proxy":
+		return []string{"create", "delete", "get", "patch", "update"}
 	}
 	return []string{"get", "patch", "update"}
 }
@@ -128,6 +134,14 @@ func subresourceKind(info resources.Info, sub string) metav1.GroupVersionKind {
 		return metav1.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
 	case "token":
 		return metav1.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}
+	case "exec":
+		return metav1.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}
+	case "attach":
+		return metav1.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}
+	case "portforward":
+		return metav1.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}
+	case "proxy":
+		return metav1.GroupVersionKind{Version: "v1", Kind: "NodeProxyOptions"}
 	}
 	return metav1.GroupVersionKind(info.GVK)
 }

@@ -56,7 +56,8 @@ func parseRequest(r *http.Request) (info requestInfo, ok bool) {
 	if len(parts) > 2 {
 		info.Subresource = parts[2]
 	}
-	if len(parts) > 3 {
+	if len(parts) > 3 && parts[2] != "proxy" {
+		// Only proxy subresources (nodes/NAME/proxy/PATH) go deeper.
 		return info, false
 	}
 	if info.Resource == "namespaces" {

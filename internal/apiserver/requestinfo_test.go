@@ -24,6 +24,8 @@ func TestParseRequest(t *testing.T) {
 		{"deletecollection", "DELETE", "/api/v1/namespaces/ns1/configmaps", requestInfo{Version: "v1", Namespace: "ns1", Resource: "configmaps", Verb: "deletecollection"}, true},
 		{"patch scale", "PATCH", "/apis/apps/v1/namespaces/ns1/deployments/d/scale", requestInfo{Group: "apps", Version: "v1", Namespace: "ns1", Resource: "deployments", Name: "d", Subresource: "scale", Verb: "patch"}, true},
 		{"discovery", "GET", "/apis/apps/v1", requestInfo{}, false},
+		{"node proxy path", "GET", "/api/v1/nodes/n1/proxy/stats/summary", requestInfo{Version: "v1", Resource: "nodes", Name: "n1", Subresource: "proxy", Verb: "get"}, true},
+		{"pod exec", "POST", "/api/v1/namespaces/ns1/pods/p1/exec?command=ls", requestInfo{Version: "v1", Namespace: "ns1", Resource: "pods", Name: "p1", Subresource: "exec", Verb: "create"}, true},
 		{"too deep", "GET", "/api/v1/namespaces/ns1/pods/p1/status/x", requestInfo{}, false},
 	}
 	for _, tt := range tests {

@@ -53,6 +53,9 @@ type Config struct {
 	RBACGuard *rbac.Guard
 	// Clock stamps creation and deletion times.
 	Clock clock.PassiveClock
+	// Kubelet reaches node agents for pods/log, exec, attach,
+	// portforward and nodes/proxy (proxy.go); nil answers them 503.
+	Kubelet *KubeletClient
 }
 
 // APIServer is the HTTP handler of the Kubernetes API.
@@ -146,6 +149,10 @@ func (s *APIServer) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if info.Subresource != "" && !res.info.Has(info.Subresource) {
 		writeNotFound(w, r)
+		return
+	}
+	if connectSubresources[info.Subresource] {
+		s.connect(w, r, info, res)
 		return
 	}
 	s.serveResource(w, r, info, res)

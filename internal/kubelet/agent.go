@@ -38,6 +38,10 @@ type AgentConfig struct {
 	// containerd (unix:///run/containerd/containerd.sock); images are then
 	// imported into it with ctr, so it must be containerd too for that.
 	ContainerRuntimeEndpoint string
+	// KubeletPort is the port of the agent's HTTPS server (logs, exec,
+	// attach, port-forward); 0 picks a free one. The port in use is published
+	// in the Node's status.daemonEndpoints.kubeletEndpoint.
+	KubeletPort int
 	// Bridge is the CNI bridge name (default cni0).
 	Bridge string
 	// CgroupRoot is the pods' parent cgroup (default /skiff).
@@ -159,7 +163,20 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	}
 	defer cri.Close()
 
+	srv, err := newAgentServer(cfg, client, cri.RuntimeServiceClient)
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Run(ctx); err != nil {
+			log.Error("the agent's HTTPS server stopped", "err", err)
+		}
+	}()
+
 	k, err := New(Config{
+		KubeletPort:    srv.Port(),
 		NodeName:       cfg.NodeName,
 		NodeIP:         cfg.NodeIP,
 		NodeLabels:     cfg.NodeLabels,

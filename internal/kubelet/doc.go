@@ -26,16 +26,30 @@
 // truth: sandboxes and containers carry the pod's UID and container name
 // as CRI labels, so an agent restart finds and adopts what runs.
 //
+// Before a pod's first sandbox, admit.go checks its requests against the
+// node's allocatable minus the admitted pods' (OutOfcpu, OutOfmemory,
+// OutOfpods rejections). static.go runs static pods from StaticPodDir with
+// mirror pods in the API; pvc.go resolves persistentVolumeClaim volumes to
+// hostPath/local PVs; stats.go builds /stats/summary from CRI stats
+// (StatsSummary, StatsHandler); eviction.go evicts pods under memory
+// pressure and garbage-collects images. Admission rejections and
+// evictions are stop orders the pod's worker carries out (phase Failed).
+//
 // RunAgent (agent.go) assembles a node: CNI configuration (package
 // network), a supervised containerd (package runtime), the pause image and
 // air-gap image imports, then a Kubelet.
 //
 // # Seams for later work
 //
-// Streaming (logs, exec, attach, port-forward) will be an HTTPS server on
-// KubeletPort over CRI's Exec/Attach/PortForward URLs; container logs are
-// already written by the runtime to RootDir/logs/pods/NS_NAME_UID/C/N.log
-// in CRI format. Cluster DNS is Config.ClusterDNS. Multi-node routes take
+// The agent's HTTPS server (server.go; RunAgent starts it on
+// AgentConfig.KubeletPort and publishes the port in the Node's
+// daemonEndpoints) serves /containerLogs (logs.go, read back from the CRI
+// log files under RootDir/logs/pods/NS_NAME_UID/C/N.log) and /exec,
+// /attach, /portForward (streaming.go, proxied to the runtime's streaming
+// URLs), to client certificates of the cluster CA authorized by
+// SubjectAccessReviews.
+//
+// Cluster DNS is Config.ClusterDNS. Multi-node routes take
 // the pod CIDR from Config.PodCIDRChanged.
 //
 // # Concurrency

@@ -69,9 +69,19 @@ type Config struct {
 	// whenever spec.podCIDR changes; the network layer rewrites its CNI
 	// configuration. Called from one goroutine at a time.
 	PodCIDRChanged func(cidr string)
+	// KubeletPort is the port of the agent's HTTPS server, published in
+	// the Node's status.daemonEndpoints (default KubeletPort).
+	KubeletPort int
 	// RelistPeriod is how often the runtime is listed to notice container
 	// exits (default 1 s).
 	RelistPeriod time.Duration
+	// Allocatable, if set, replaces the node's allocatable computed from
+	// the machine (tests; admission checks against it).
+	Allocatable corev1.ResourceList
+	// StaticPodDir holds static pod manifests (default RootDir/pod-manifests).
+	StaticPodDir string
+	// Eviction sets the node-pressure thresholds (see EvictionConfig).
+	Eviction EvictionConfig
 	// Logger (default: discard) and Clock (default: real time).
 	Logger *slog.Logger
 	Clock  clock.WithTicker
@@ -92,6 +102,17 @@ type Kubelet struct {
 	// container IDs in pod status.
 	runtimeName    string
 	runtimeVersion string
+
+	// admission records admitted pods and stop orders (admit.go).
+	admission *admission
+	// static holds the static pods read from StaticPodDir (static.go).
+	static *staticPods
+	// eviction watches node pressure (eviction.go).
+	eviction *evictionManager
+	// cpu keeps the last node CPU reading, for rates (stats.go).
+	cpu nodeCPU
+	// nodeUID is the Node's UID, set once registered (mirror pods' owner).
+	nodeUID types.UID
 
 	// mu guards workers.
 	mu      sync.Mutex
@@ -126,13 +147,20 @@ func New(cfg Config) (*Kubelet, error) {
 	if cfg.NodeIP == nil {
 		cfg.NodeIP = defaultNodeIP()
 	}
-	return &Kubelet{
-		cfg:     cfg,
-		client:  cfg.Client,
-		log:     cfg.Logger.With("component", "kubelet", "node", cfg.NodeName),
-		clock:   cfg.Clock,
-		workers: map[types.UID]*podWorker{},
-	}, nil
+	if cfg.StaticPodDir == "" {
+		cfg.StaticPodDir = filepath.Join(cfg.RootDir, "pod-manifests")
+	}
+	k := &Kubelet{
+		cfg:       cfg,
+		client:    cfg.Client,
+		log:       cfg.Logger.With("component", "kubelet", "node", cfg.NodeName),
+		clock:     cfg.Clock,
+		workers:   map[types.UID]*podWorker{},
+		admission: newAdmission(),
+	}
+	k.static = newStaticPods(k)
+	k.eviction = newEvictionManager(k, cfg.Eviction)
+	return k, nil
 }
 
 // Run registers the node, keeps its lease and status fresh and runs the
@@ -158,6 +186,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return err
 	}
 	k.podCIDRSeen(node)
+	k.nodeUID = node.UID
 
 	// The Node authorizer lets a node list and watch only the pods bound
 	// to it, and only with this field selector.
@@ -177,9 +206,15 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
+	// Static pods are known before the relist loop runs, so their
+	// containers are adopted, never taken for a deleted pod's.
+	cache.WaitForCacheSync(ctx.Done(), k.podSynced)
+	k.syncStaticPods(ctx)
 
 	var loops sync.WaitGroup
-	loops.Add(3)
+	loops.Add(5)
+	go func() { defer loops.Done(); k.staticPodLoop(ctx) }()
+	go func() { defer loops.Done(); k.eviction.run(ctx) }()
 	go func() { defer loops.Done(); k.leaseLoop(ctx) }()
 	go func() { defer loops.Done(); k.nodeStatusLoop(ctx) }()
 	go func() { defer loops.Done(); k.relistLoop(ctx) }()
@@ -198,6 +233,13 @@ func (k *Kubelet) podChanged(ctx context.Context, obj any) {
 	}
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
+		return
+	}
+	if isMirrorPod(pod) {
+		// A mirror pod is run by its static pod's worker.
+		if sp := k.static.get(types.UID(pod.Annotations[annotationConfigMirror])); sp != nil {
+			k.wake(ctx, sp.UID, sp.Namespace, sp.Name)
+		}
 		return
 	}
 	k.wake(ctx, pod.UID, pod.Namespace, pod.Name)
@@ -294,8 +336,11 @@ func (k *Kubelet) relist(ctx context.Context) (map[types.UID]string, map[types.U
 // getPod returns the pod from the informer cache if it is still the one
 // with uid; nil when it is gone. The result must not be modified.
 func (k *Kubelet) getPod(uid types.UID, namespace, name string) *corev1.Pod {
+	if sp := k.staticPodView(uid); sp != nil {
+		return sp
+	}
 	pod, err := k.podLister.Pods(namespace).Get(name)
-	if err != nil || pod.UID != uid {
+	if err != nil || pod.UID != uid || isMirrorPod(pod) {
 		return nil
 	}
 	return pod

@@ -33,7 +33,7 @@ const (
 	// is posted when it changed or NodeStatusReportInterval passed.
 	NodeStatusCheckInterval  = 10 * time.Second
 	NodeStatusReportInterval = 5 * time.Minute
-	// KubeletPort is the port the agent's streaming server will listen on
+	// KubeletPort is the default port of the agent's HTTPS server
 	// (published in status.daemonEndpoints).
 	KubeletPort = 10250
 	// MaxPods is the node's pods capacity.
@@ -118,23 +118,9 @@ func (k *Kubelet) nodeLabels() map[string]string {
 // nodeStatus computes the node's status from the machine and the runtime,
 // keeping transition times of conditions that did not change from old.
 func (k *Kubelet) nodeStatus(ctx context.Context, old corev1.NodeStatus) corev1.NodeStatus {
-	capacity := corev1.ResourceList{
-		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
-		corev1.ResourcePods:   *resource.NewQuantity(MaxPods, resource.DecimalSI),
-		"hugepages-1Gi":       resource.MustParse("0"),
-		"hugepages-2Mi":       resource.MustParse("0"),
-		corev1.ResourceMemory: *resource.NewQuantity(memTotal(), resource.BinarySI),
-	}
-	allocatable := capacity.DeepCopy()
-	mem := allocatable[corev1.ResourceMemory]
-	mem.Sub(evictionMemory)
-	if mem.Sign() < 0 {
-		mem = resource.MustParse("0")
-	}
-	allocatable[corev1.ResourceMemory] = mem
-	if disk := diskTotal(k.cfg.RootDir); disk > 0 {
-		capacity[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(disk, resource.BinarySI)
-		allocatable[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(disk-disk*evictionDiskPercent/100, resource.BinarySI)
+	capacity, allocatable := machineResources(k.cfg.RootDir)
+	if k.cfg.Allocatable != nil {
+		allocatable = k.cfg.Allocatable
 	}
 
 	ready, readyReason, readyMsg := corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"
@@ -143,7 +129,7 @@ func (k *Kubelet) nodeStatus(ctx context.Context, old corev1.NodeStatus) corev1.
 	}
 	now := metav1.NewTime(k.clock.Now())
 	conds := []corev1.NodeCondition{
-		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},
+		memoryCondition(k.eviction.memoryPressure.Load()),
 		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure"},
 		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available"},
 		{Type: corev1.NodeReady, Status: ready, Reason: readyReason, Message: readyMsg},
@@ -170,7 +156,7 @@ func (k *Kubelet) nodeStatus(ctx context.Context, old corev1.NodeStatus) corev1.
 		Conditions:  conds,
 		Addresses:   addrs,
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{
-			KubeletEndpoint: corev1.DaemonEndpoint{Port: KubeletPort},
+			KubeletEndpoint: corev1.DaemonEndpoint{Port: k.kubeletPort()},
 		},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID:               readTrimmed("/etc/machine-id"),
@@ -405,4 +391,11 @@ func utsString(b []int8) string {
 		sb.WriteByte(byte(c))
 	}
 	return sb.String()
+}
+
+func memoryCondition(pressure bool) corev1.NodeCondition {
+	if pressure {
+		return corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionTrue, Reason: "KubeletHasInsufficientMemory", Message: "kubelet has insufficient memory available"}
+	}
+	return corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"}
 }

@@ -49,6 +49,9 @@ func (w *podWorker) volumePath(pod *corev1.Pod, v *corev1.Volume) (string, bool)
 		return filepath.Join(dir, downwardPlugin, v.Name), true
 	case v.Projected != nil:
 		return filepath.Join(dir, projectedPlugin, v.Name), true
+	case v.PersistentVolumeClaim != nil:
+		path, ok := w.claimPaths[v.Name] // resolved by setUpVolume (pvc.go)
+		return path, ok
 	}
 	return "", false
 }
@@ -78,6 +81,14 @@ func (w *podWorker) setUpVolumes(ctx context.Context, pod *corev1.Pod) error {
 }
 
 func (w *podWorker) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) error {
+	if v.PersistentVolumeClaim != nil {
+		path, err := w.resolveClaim(ctx, pod, v.PersistentVolumeClaim)
+		if err != nil {
+			return err
+		}
+		w.claimPaths[v.Name] = path
+		return nil
+	}
 	path, ok := w.volumePath(pod, v)
 	if !ok {
 		return fmt.Errorf("volume type not supported by this node")
@@ -459,13 +470,13 @@ func (w *podWorker) containerMounts(pod *corev1.Pod, c *corev1.Container) ([]*ru
 		}
 		if m.SubPath != "" {
 			host = filepath.Join(host, m.SubPath)
-			if v.EmptyDir != nil || v.HostPath != nil {
+			if v.EmptyDir != nil || v.HostPath != nil || v.PersistentVolumeClaim != nil {
 				if err := os.MkdirAll(host, 0o777); err != nil {
 					return nil, err
 				}
 			}
 		}
-		readOnly := m.ReadOnly || v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+		readOnly := m.ReadOnly || (v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly) || v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
 		mount := &runtimeapi.Mount{ContainerPath: m.MountPath, HostPath: host, Readonly: readOnly}
 		if m.MountPropagation != nil {
 			switch *m.MountPropagation {

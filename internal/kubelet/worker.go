@@ -60,6 +60,8 @@ type podWorker struct {
 	volumesAt time.Time
 	// deleteRequested is set once the pod has been deleted from the API.
 	deleteRequested bool
+	// claimPaths holds the host path of each persistentVolumeClaim volume.
+	claimPaths map[string]string
 }
 
 func newPodWorker(k *Kubelet, uid types.UID, namespace, name string) *podWorker {
@@ -69,6 +71,8 @@ func newPodWorker(k *Kubelet, uid types.UID, namespace, name string) *podWorker 
 		wakeCh:  make(chan struct{}, 1),
 		backoff: newBackoff(),
 		waiting: map[string]corev1.ContainerStateWaiting{},
+
+		claimPaths: map[string]string{},
 	}
 }
 
@@ -142,6 +146,7 @@ func (w *podWorker) sync(ctx context.Context) (done bool, requeue time.Duration)
 			w.log.Warn("cleaning up a deleted pod", "err", err)
 			return false, retryDelay
 		}
+		w.k.admission.forget(w.uid)
 		return true, 0
 	case pod.DeletionTimestamp != nil:
 		return false, w.terminate(ctx, pod, state)
@@ -150,7 +155,15 @@ func (w *podWorker) sync(ctx context.Context) (done bool, requeue time.Duration)
 		// network; containers stay for their logs until the pod is deleted.
 		w.killContainers(ctx, state, pod, gracePeriod(pod))
 		w.stopSandboxes(ctx, state)
-		return false, 0
+		return false, w.k.syncMirror(ctx, pod)
+	}
+	if s, ok := w.k.admission.stopFor(pod.UID); ok {
+		return false, w.failPod(ctx, pod, state, s)
+	}
+	if s := w.k.admit(pod, len(state.sandboxes) > 0); s != nil {
+		w.k.admission.order(pod.UID, *s)
+		w.k.recorder.Event(pod, corev1.EventTypeWarning, s.reason, s.message)
+		return false, w.failPod(ctx, pod, state, *s)
 	}
 	if w.startTime.IsZero() {
 		w.startTime = metav1.NewTime(w.k.clock.Now())
@@ -193,6 +206,9 @@ func (w *podWorker) sync(ctx context.Context) (done bool, requeue time.Duration)
 	}
 	if podHasRefreshedVolumes(pod) && (requeue == 0 || requeue > volumeResync) {
 		requeue = volumeResync
+	}
+	if d := w.k.syncMirror(ctx, pod); d > 0 && (requeue == 0 || d < requeue) {
+		requeue = d
 	}
 	return false, requeue
 }
@@ -452,6 +468,12 @@ func (w *podWorker) removeStaleContainers(ctx context.Context, state *podRuntime
 
 // postStatus writes status to the API if it differs from the cached pod's.
 func (w *podWorker) postStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
+	if w.k.static.has(pod.UID) {
+		// A static pod's status lives on its mirror pod.
+		if pod = w.k.mirrorOf(pod); pod == nil {
+			return nil
+		}
+	}
 	if apiequality.Semantic.DeepEqual(pod.Status, status) {
 		return nil
 	}
@@ -466,6 +488,9 @@ func (w *podWorker) postStatus(ctx context.Context, pod *corev1.Pod, status core
 		}
 		if fresh.UID != pod.UID {
 			return apierrors.NewNotFound(corev1.Resource("pods"), pod.Name)
+		}
+		if p := fresh.Status.Phase; (p == corev1.PodFailed || p == corev1.PodSucceeded) && status.Phase != p {
+			return nil // terminal (evicted, rejected) meanwhile: never undone
 		}
 		fresh.Status = status
 		_, err = w.k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{})

@@ -91,7 +91,8 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 			defer wg.Done()
 			err := kubelet.RunAgent(ctx, kubelet.AgentConfig{
 				DataDir: s.cfg.DataDir, NodeName: name, NodeIP: net.ParseIP(s.cfg.AdvertiseAddress), RestConfig: cfg,
-				Logger: s.cfg.Logger.With("component", "agent"),
+				KubeletPort: kubelet.KubeletPort,
+				Logger:      s.cfg.Logger.With("component", "agent"),
 			})
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("node agent stopped", "err", err)

@@ -239,6 +239,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	kubeletClient, err := s.kubeletClient()
+	if err != nil {
+		return err
+	}
 	health := apiserver.NewHealth()
 	health.Add("etcd", false, func(ctx context.Context) error {
 		_, err := client.Get(ctx, "health", clientv3.WithCountOnly())
@@ -260,6 +264,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Admission:          sec.admit,
 		Auditor:            auditor,
 		RBACGuard:          sec.guard,
+		Kubelet:            kubeletClient,
 	})
 	if err != nil {
 		return err

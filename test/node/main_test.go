@@ -162,7 +162,8 @@ func runMain(m *testing.M) int {
 	}
 	agentLogPth = filepath.Join(tmp, "agent.log")
 	agentArgs = []string{"agent", "--kubeconfig", nodeKubeconfig, "--data-dir", agentData,
-		"--node-name", nodeName, "--cni-bridge", bridgeName, "--cgroup-root", cgroupRoot}
+		"--node-name", nodeName, "--cni-bridge", bridgeName, "--cgroup-root", cgroupRoot,
+		"--kubelet-port", "0"}
 	if agent, err = start(agentLogPth, bin, agentArgs...); err != nil {
 		fmt.Fprintln(os.Stderr, "node: starting the agent:", err)
 		return 1
