@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"sort"
 	"sync"
 
@@ -26,6 +27,9 @@ type Cache struct {
 	list []*NodeInfo
 	// pods maps a pod's UID to the node it is counted on.
 	pods map[string]podState
+	// idx holds running counts over the nodes in list; every change to a
+	// node with a Node, or to its pods, updates it.
+	idx *podIndex
 }
 
 type podState struct {
@@ -36,7 +40,7 @@ type podState struct {
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
-	return &Cache{nodes: map[string]*NodeInfo{}, pods: map[string]podState{}}
+	return &Cache{nodes: map[string]*NodeInfo{}, pods: map[string]podState{}, idx: newPodIndex()}
 }
 
 // View runs fn with every node info (sorted by name) under the read lock. fn
@@ -53,6 +57,19 @@ func (c *Cache) View(fn func(nodes []*NodeInfo)) {
 		c.mu.RLock()
 	}
 	fn(c.list)
+}
+
+// ViewIndexed is View that also passes the cache's running counts for
+// PreFilters (see podIndex), or nil when the pod with uid is counted in the
+// cache: the counts would include the pod itself.
+func (c *Cache) ViewIndexed(uid string, fn func(nodes []*NodeInfo, idx *podIndex)) {
+	c.View(func(nodes []*NodeInfo) {
+		idx := c.idx
+		if _, ok := c.pods[uid]; ok {
+			idx = nil
+		}
+		fn(nodes, idx)
+	})
 }
 
 func (c *Cache) rebuildLocked() {
@@ -95,10 +112,16 @@ func (c *Cache) AddNode(node *corev1.Node) {
 		n = &NodeInfo{}
 		c.nodes[node.Name] = n
 	}
-	if n.Node == nil {
+	old := n.Node
+	if old == nil {
 		c.list = nil
+	} else if !maps.Equal(old.Labels, node.Labels) {
+		c.idx.nodeDelta(n, old.Labels, -1)
 	}
 	n.SetNode(node)
+	if old == nil || !maps.Equal(old.Labels, node.Labels) {
+		c.idx.nodeDelta(n, node.Labels, 1)
+	}
 }
 
 // RemoveNode forgets a node; pods still counted on it keep a placeholder
@@ -109,6 +132,9 @@ func (c *Cache) RemoveNode(name string) {
 	n, ok := c.nodes[name]
 	if !ok {
 		return
+	}
+	if n.Node != nil {
+		c.idx.nodeDelta(n, n.Node.Labels, -1)
 	}
 	if len(n.Pods) == 0 {
 		delete(c.nodes, name)
@@ -137,7 +163,7 @@ func (c *Cache) Assume(pod *corev1.Pod) bool {
 	if _, ok := c.pods[uid]; ok {
 		return false
 	}
-	c.nodeLocked(pod.Spec.NodeName).AddPod(newPodInfo(pod))
+	c.addLocked(pod)
 	c.pods[uid] = podState{node: pod.Spec.NodeName, assumed: true, pod: pod}
 	return true
 }
@@ -155,8 +181,21 @@ func (c *Cache) Forget(pod *corev1.Pod) {
 	c.removeLocked(uid, st)
 }
 
+// addLocked counts pod on its node.
+func (c *Cache) addLocked(pod *corev1.Pod) {
+	n := c.nodeLocked(pod.Spec.NodeName)
+	pi := newPodInfo(pod)
+	n.AddPod(pi)
+	if n.Node != nil {
+		c.idx.podDelta(pi, n.Node.Labels, 1)
+	}
+}
+
 func (c *Cache) removeLocked(uid string, st podState) {
 	if n, ok := c.nodes[st.node]; ok {
+		if pi := n.podInfo(uid); pi != nil && n.Node != nil {
+			c.idx.podDelta(pi, n.Node.Labels, -1)
+		}
 		n.RemovePod(uid)
 		if n.Node == nil && len(n.Pods) == 0 {
 			delete(c.nodes, st.node)
@@ -191,7 +230,7 @@ func (c *Cache) AddPod(pod *corev1.Pod) {
 		}
 		c.removeLocked(uid, st)
 	}
-	c.nodeLocked(pod.Spec.NodeName).AddPod(newPodInfo(pod))
+	c.addLocked(pod)
 	c.pods[uid] = podState{node: pod.Spec.NodeName, pod: pod}
 }
 

@@ -60,6 +60,25 @@ type Profile struct {
 	// HardPodAffinityWeight is how much existing pods' required affinity
 	// terms count when scoring (InterPodAffinityArgs, default 1).
 	HardPodAffinityWeight int64
+	// SpreadDefaults are PodTopologySpread's default constraints, given to
+	// pods without constraints of their own, with a label selector made
+	// of what selects the pod (Services, ReplicationControllers,
+	// ReplicaSets, StatefulSets). PodTopologySpreadArgs defaultingType
+	// System (the default) gives systemSpreadDefaults; List gives
+	// defaultConstraints.
+	SpreadDefaults []corev1.TopologySpreadConstraint
+	// SpreadSystemDefaulted marks SpreadDefaults as the system defaults:
+	// nodes then need not carry every key to be scored.
+	SpreadSystemDefaulted bool
+}
+
+// systemSpreadDefaults are upstream's built-in default constraints: spread
+// over nodes (maxSkew 3) and zones (maxSkew 5), scoring only.
+func systemSpreadDefaults() []corev1.TopologySpreadConstraint {
+	return []corev1.TopologySpreadConstraint{
+		{MaxSkew: 3, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway},
+		{MaxSkew: 5, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.ScheduleAnyway},
+	}
 }
 
 // StrategyType names a NodeResourcesFit scoring strategy.
@@ -118,6 +137,8 @@ func DefaultProfile(name string) Profile {
 		Preemption:            true,
 		Fit:                   defaultStrategy(),
 		HardPodAffinityWeight: 1,
+		SpreadDefaults:        systemSpreadDefaults(),
+		SpreadSystemDefaulted: true,
 	}
 	for k, v := range defaultScores {
 		p.Scores[k] = v
@@ -192,7 +213,9 @@ type fileProfile struct {
 					} `json:"shape"`
 				} `json:"requestedToCapacityRatio"`
 			} `json:"scoringStrategy"`
-			HardPodAffinityWeight *int64 `json:"hardPodAffinityWeight"`
+			HardPodAffinityWeight *int64                            `json:"hardPodAffinityWeight"`
+			DefaultingType        string                            `json:"defaultingType"`
+			DefaultConstraints    []corev1.TopologySpreadConstraint `json:"defaultConstraints"`
 		} `json:"args"`
 	} `json:"pluginConfig"`
 }
@@ -407,6 +430,26 @@ func buildProfile(fp *fileProfile) (Profile, error) {
 		case "InterPodAffinity":
 			if w := pc.Args.HardPodAffinityWeight; w != nil {
 				p.HardPodAffinityWeight = *w
+			}
+		case "PodTopologySpread":
+			switch pc.Args.DefaultingType {
+			case "", "System":
+				if len(pc.Args.DefaultConstraints) > 0 {
+					return p, fmt.Errorf("%w: profile %q: defaultConstraints need defaultingType List", ErrConfig, name)
+				}
+			case "List":
+				for i, c := range pc.Args.DefaultConstraints {
+					if c.LabelSelector != nil {
+						return p, fmt.Errorf("%w: profile %q: default constraint %d has a labelSelector", ErrConfig, name, i)
+					}
+					if c.MaxSkew <= 0 || c.TopologyKey == "" {
+						return p, fmt.Errorf("%w: profile %q: default constraint %d needs maxSkew > 0 and a topologyKey", ErrConfig, name, i)
+					}
+				}
+				p.SpreadDefaults = pc.Args.DefaultConstraints
+				p.SpreadSystemDefaulted = false
+			default:
+				return p, fmt.Errorf("%w: profile %q: unknown defaultingType %q", ErrConfig, name, pc.Args.DefaultingType)
 			}
 		}
 	}

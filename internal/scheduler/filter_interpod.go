@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -40,10 +41,21 @@ func (*interPodAffinity) Name() string { return "InterPodAffinity" }
 // and match one of its anti-affinity terms (anti).
 type interPodState struct {
 	existingAnti, affinity, anti map[topoPair]int
+	// antiKeys are the distinct keys of existingAnti, so Filter looks up
+	// a node's few domains instead of walking every counted domain.
+	antiKeys []string
+}
+
+// addExistingAnti adds d to the existing pods' anti-affinity count of p.
+func (s *interPodState) addExistingAnti(p topoPair, d int) {
+	if _, ok := s.existingAnti[p]; !ok && !slices.Contains(s.antiKeys, p.key) {
+		s.antiKeys = append(s.antiKeys, p.key)
+	}
+	s.existingAnti[p] += d
 }
 
 func (s *interPodState) clone() stateData {
-	c := &interPodState{existingAnti: map[topoPair]int{}, affinity: map[topoPair]int{}, anti: map[topoPair]int{}}
+	c := &interPodState{existingAnti: map[topoPair]int{}, affinity: map[topoPair]int{}, anti: map[topoPair]int{}, antiKeys: slices.Clone(s.antiKeys)}
 	for k, v := range s.existingAnti {
 		c.existingAnti[k] = v
 	}
@@ -59,18 +71,69 @@ func (s *interPodState) clone() stateData {
 func (f *interPodAffinity) PreFilter(_ context.Context, state *CycleState, pod *corev1.Pod) *Status {
 	s := &interPodState{existingAnti: map[topoPair]int{}, affinity: map[topoPair]int{}, anti: map[topoPair]int{}}
 	pi := state.podInfo
-	for _, n := range state.nodes {
-		for _, other := range n.PodsWithRequiredAnti {
-			f.count(s, pi, other, n, 1, true, false)
-		}
-		if len(pi.RequiredAffinity)+len(pi.RequiredAntiAffinity) > 0 {
-			for _, other := range n.Pods {
-				f.count(s, pi, other, n, 1, false, true)
+	idx := state.index
+	if idx != nil {
+		idx.existingAnti(pi.Pod, f.nsLabels, func(key, value string, c int) {
+			s.addExistingAnti(topoPair{key, value}, c)
+		})
+	}
+	incoming := len(pi.RequiredAffinity)+len(pi.RequiredAntiAffinity) > 0
+	if incoming && idx != nil && indexable(pi) {
+		f.countIndexed(s, pi, state.nodes, idx)
+		incoming = false
+	}
+	if idx == nil || incoming {
+		for _, n := range state.nodes {
+			if idx == nil {
+				for _, other := range n.PodsWithRequiredAnti {
+					f.count(s, pi, other, n, 1, true, false)
+				}
+			}
+			if incoming {
+				for _, other := range n.Pods {
+					f.count(s, pi, other, n, 1, false, true)
+				}
 			}
 		}
 	}
 	state.data[f.Name()] = s
 	return nil
+}
+
+// indexable reports whether the incoming pod's required terms can be
+// counted from the index's selector counts: each term independently (at
+// most one affinity term, whose "matches all" is then that term) and no
+// namespaceSelector (its match depends on namespace labels, which the
+// index does not follow).
+func indexable(pi *PodInfo) bool {
+	if len(pi.RequiredAffinity) > 1 {
+		return false
+	}
+	for _, ts := range [][]affinityTerm{pi.RequiredAffinity, pi.RequiredAntiAffinity} {
+		for i := range ts {
+			if ts[i].NsSelector != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// countIndexed is the incoming half of count over all nodes, read from the
+// index: per term, the pods it selects in each domain.
+func (f *interPodAffinity) countIndexed(s *interPodState, pi *PodInfo, nodes []*NodeInfo, idx *podIndex) {
+	add := func(t *affinityTerm, m map[topoPair]int) {
+		q := selectorQuery{namespaces: t.Namespaces, allNS: t.allNamespaces, sel: t.Selector, key: t.TopologyKey, required: []string{t.TopologyKey}}
+		idx.selectorMatches(q, nodes, func(v string, pods int) {
+			m[topoPair{t.TopologyKey, v}] += pods
+		})
+	}
+	for i := range pi.RequiredAffinity {
+		add(&pi.RequiredAffinity[i], s.affinity)
+	}
+	for i := range pi.RequiredAntiAffinity {
+		add(&pi.RequiredAntiAffinity[i], s.anti)
+	}
 }
 
 // count adds d for other (on n) to the domains it affects.
@@ -82,7 +145,7 @@ func (f *interPodAffinity) count(s *interPodState, pi, other *PodInfo, n *NodeIn
 		for i := range other.RequiredAntiAffinity {
 			t := &other.RequiredAntiAffinity[i]
 			if v, ok := n.Node.Labels[t.TopologyKey]; ok && t.matches(pi.Pod, f.nsLabels) {
-				s.existingAnti[topoPair{t.TopologyKey, v}] += d
+				s.addExistingAnti(topoPair{t.TopologyKey, v}, d)
 			}
 		}
 	}
@@ -147,11 +210,9 @@ func (f *interPodAffinity) Filter(_ context.Context, state *CycleState, pod *cor
 			return newStatus(Unschedulable, reasonAntiAffinity)
 		}
 	}
-	for p, c := range s.existingAnti {
-		if c > 0 && labels[p.key] == p.value {
-			if _, ok := labels[p.key]; ok {
-				return newStatus(Unschedulable, reasonExistingAntiRule)
-			}
+	for _, k := range s.antiKeys {
+		if v, ok := labels[k]; ok && s.existingAnti[topoPair{k, v}] > 0 {
+			return newStatus(Unschedulable, reasonExistingAntiRule)
 		}
 	}
 	return nil
@@ -166,21 +227,28 @@ func anyPositive(m map[topoPair]int) bool {
 	return false
 }
 
-// interPodScore is the summed weight per topology domain.
-type interPodScore map[topoPair]int64
+// interPodScore is the summed weight per topology domain, and the
+// distinct keys among the domains.
+type interPodScore struct {
+	weights map[topoPair]int64
+	keys    []string
+}
 
-func (s interPodScore) clone() stateData { return s }
+func (s *interPodScore) clone() stateData { return s }
 
 // PreScore sums, per domain, the incoming pod's preferred (anti-)affinity
 // weights for each existing pod it selects, and existing pods' preferred
 // terms (and required affinity, at hardPodAffinityWeight) that select it.
 func (f *interPodAffinity) PreScore(_ context.Context, state *CycleState, pod *corev1.Pod, _ []*NodeInfo) {
 	pi := state.podInfo
-	scores := interPodScore{}
+	scores := &interPodScore{weights: map[topoPair]int64{}}
 	has := len(pi.PreferredAffinity)+len(pi.PreferredAnti) > 0
 	add := func(key string, n *NodeInfo, w int64) {
 		if v, ok := n.Node.Labels[key]; ok {
-			scores[topoPair{key, v}] += w
+			if !slices.Contains(scores.keys, key) {
+				scores.keys = append(scores.keys, key)
+			}
+			scores.weights[topoPair{key, v}] += w
 		}
 	}
 	for _, n := range state.nodes {
@@ -225,13 +293,11 @@ func (f *interPodAffinity) PreScore(_ context.Context, state *CycleState, pod *c
 }
 
 func (f *interPodAffinity) Score(_ context.Context, state *CycleState, _ *corev1.Pod, n *NodeInfo) int64 {
-	scores := state.data["InterPodAffinity/score"].(interPodScore)
+	scores := state.data["InterPodAffinity/score"].(*interPodScore)
 	var s int64
-	for p, w := range scores {
-		if n.Node.Labels[p.key] == p.value {
-			if _, ok := n.Node.Labels[p.key]; ok {
-				s += w
-			}
+	for _, k := range scores.keys {
+		if v, ok := n.Node.Labels[k]; ok {
+			s += scores.weights[topoPair{k, v}]
 		}
 	}
 	return s

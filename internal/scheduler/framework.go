@@ -73,6 +73,10 @@ type CycleState struct {
 	// skip marks filters whose PreFilter found nothing to check, so their
 	// Filter returns at once.
 	skip map[string]bool
+	// index is the cache's running counts over nodes, read-only; nil when
+	// nodes are not exactly the cache's (tests, dry runs), and PreFilters
+	// then scan the pods themselves.
+	index *podIndex
 }
 
 func newCycleState(pi *PodInfo, nodes []*NodeInfo) *CycleState {
@@ -108,7 +112,7 @@ type podDelta interface {
 
 // Clone returns a copy whose plugin data can be changed independently.
 func (s *CycleState) Clone() *CycleState {
-	c := &CycleState{data: make(map[string]any, len(s.data)), podInfo: s.podInfo, nodes: s.nodes, skip: s.skip}
+	c := &CycleState{data: make(map[string]any, len(s.data)), podInfo: s.podInfo, nodes: s.nodes, skip: s.skip, index: s.index}
 	for k, v := range s.data {
 		if d, ok := v.(stateData); ok {
 			v = d.clone()

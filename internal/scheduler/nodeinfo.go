@@ -33,6 +33,8 @@ type affinityTerm struct {
 	NsSelector    labels.Selector // nil: none given
 	TopologyKey   string
 	allNamespaces bool
+	// key identifies the term among equal ones (termKey).
+	key string
 }
 
 type weightedTerm struct {
@@ -153,6 +155,7 @@ func parseTerm(pod *corev1.Pod, t *corev1.PodAffinityTerm) (affinityTerm, bool) 
 	} else if len(t.Namespaces) == 0 {
 		at.Namespaces.Insert(pod.Namespace)
 	}
+	at.key = termKey(&at)
 	return at, true
 }
 
@@ -173,8 +176,10 @@ func (t *affinityTerm) matches(pod *corev1.Pod, nsLabels func(string) labels.Set
 type NodeInfo struct {
 	Node *corev1.Node
 	Pods []*PodInfo
-	// PodsWithAffinity have any (anti-)affinity term; PodsWithRequiredAnti
-	// have a required anti-affinity term.
+	// PodsWithAffinity have a term inter-pod scoring reads from existing
+	// pods (required affinity, preferred affinity or anti-affinity; a
+	// required anti-affinity term alone does not count);
+	// PodsWithRequiredAnti have a required anti-affinity term.
 	PodsWithAffinity     []*PodInfo
 	PodsWithRequiredAnti []*PodInfo
 	Requested            Resource
@@ -251,7 +256,7 @@ func (n *NodeInfo) SetNode(node *corev1.Node) {
 func (n *NodeInfo) AddPod(pi *PodInfo) {
 	n.dropMatches()
 	n.Pods = append(n.Pods, pi)
-	if len(pi.RequiredAffinity)+len(pi.RequiredAntiAffinity)+len(pi.PreferredAffinity)+len(pi.PreferredAnti) > 0 {
+	if len(pi.RequiredAffinity)+len(pi.PreferredAffinity)+len(pi.PreferredAnti) > 0 {
 		n.PodsWithAffinity = append(n.PodsWithAffinity, pi)
 	}
 	if len(pi.RequiredAntiAffinity) > 0 {
@@ -262,6 +267,16 @@ func (n *NodeInfo) AddPod(pi *PodInfo) {
 	n.NonZeroRequested.Add(pi.NonZero)
 	n.NonZeroRequested.Pods++
 	n.UsedPorts = append(n.UsedPorts, pi.Ports...)
+}
+
+// podInfo returns the info of the pod with uid counted on n, or nil.
+func (n *NodeInfo) podInfo(uid string) *PodInfo {
+	for _, p := range n.Pods {
+		if string(p.Pod.UID) == uid {
+			return p
+		}
+	}
+	return nil
 }
 
 // RemovePod uncounts the pod with uid; it reports whether it was there.

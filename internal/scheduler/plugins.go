@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -9,8 +10,11 @@ import (
 // pluginEnv is what plugins may read besides the pod and node.
 type pluginEnv struct {
 	nsLabels func(ns string) labels.Set
-	pvcs     corelisters.PersistentVolumeClaimLister
-	pvs      corelisters.PersistentVolumeLister
+	// spreadSelector is what selects a pod, for default spread
+	// constraints (nil: no defaults).
+	spreadSelector func(pod *corev1.Pod) labels.Selector
+	pvcs           corelisters.PersistentVolumeClaimLister
+	pvs            corelisters.PersistentVolumeLister
 }
 
 // weightedScorer is a scorer and its profile weight.
@@ -37,7 +41,7 @@ func newFilter(name string, p *Profile, env pluginEnv) Filter {
 	case "VolumeBinding":
 		return &volumeBinding{pvcs: env.pvcs, pvs: env.pvs}
 	case "PodTopologySpread":
-		return podTopologySpread{}
+		return podTopologySpread{defaults: p.SpreadDefaults, systemDefaulted: p.SpreadSystemDefaulted, defaultSelector: env.spreadSelector}
 	case "InterPodAffinity":
 		return &interPodAffinity{nsLabels: env.nsLabels, hardW: p.HardPodAffinityWeight}
 	}

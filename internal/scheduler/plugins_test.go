@@ -305,7 +305,7 @@ func TestFitMessage(t *testing.T) {
 		nodes = append(nodes, mkNode(fmt.Sprintf("tainted%d", i), "8", nil, corev1.Taint{Key: "key", Value: "value", Effect: corev1.TaintEffectNoSchedule}))
 	}
 	pod := mkPod("p", "1")
-	res, _ := ch.findNode(context.Background(), pod, nodes, 0, 0, nil, rand.New(rand.NewPCG(1, 1)), false)
+	res, _ := ch.findNode(context.Background(), pod, nodes, nil, 0, 0, nil, rand.New(rand.NewPCG(1, 1)), false)
 	pre := ch.preempt(context.Background(), pod, nodes, res, nil)
 	got := fitMessage(res, pre.msg)
 	want := "0/5 nodes are available: 2 Insufficient cpu, 3 node(s) had untolerated taint {key: value}. preemption: 0/5 nodes are available: 2 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling."
@@ -353,7 +353,7 @@ func TestPreemptionPicksCheapestNode(t *testing.T) {
 			ch := newChain(DefaultProfile(DefaultSchedulerName), pluginEnv{})
 			nodes := tt.nodes()
 			pod := mkPod("vip", "1", prio(100))
-			res, _ := ch.findNode(context.Background(), pod, nodes, 0, 0, nil, rand.New(rand.NewPCG(1, 1)), false)
+			res, _ := ch.findNode(context.Background(), pod, nodes, nil, 0, 0, nil, rand.New(rand.NewPCG(1, 1)), false)
 			if res.node != "" {
 				t.Fatalf("pod fits on %s without preemption", res.node)
 			}
@@ -378,7 +378,9 @@ func TestCacheAssumeNeverDoubleBooks(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		pod := mkPod(fmt.Sprintf("p%d", i), "400m")
 		var res *result
-		c.View(func(nodes []*NodeInfo) { res, _ = ch.findNode(context.Background(), pod, nodes, 0, 0, nil, rnd, false) })
+		c.ViewIndexed(string(pod.UID), func(nodes []*NodeInfo, idx *podIndex) {
+			res, _ = ch.findNode(context.Background(), pod, nodes, idx, 0, 0, nil, rnd, false)
+		})
 		if res.node == "" {
 			continue
 		}

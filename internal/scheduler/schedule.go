@@ -102,11 +102,13 @@ func numFeasibleNodesToFind(pct int32, nodes int) int {
 type nominatedFunc func(node string, priority int32, except string) []*PodInfo
 
 // findNode runs one cycle's filters and scores over nodes, which the caller
-// holds under the cache's read lock. start is where the last cycle stopped;
-// it returns where the next should start.
-func (c *chain) findNode(ctx context.Context, pod *corev1.Pod, nodes []*NodeInfo, start int, pct int32, nominated nominatedFunc, rnd *rand.Rand, full bool) (*result, int) {
+// holds under the cache's read lock; idx is the cache's index of them (nil:
+// the PreFilters scan the nodes). start is where the last cycle stopped; it
+// returns where the next should start.
+func (c *chain) findNode(ctx context.Context, pod *corev1.Pod, nodes []*NodeInfo, idx *podIndex, start int, pct int32, nominated nominatedFunc, rnd *rand.Rand, full bool) (*result, int) {
 	pi := newPodInfo(pod)
 	state := newCycleState(pi, nodes)
+	state.index = idx
 	res := &result{statuses: map[string]*Status{}, state: state, total: len(nodes), plugins: sets.New[string]()}
 	res.expl = &Explanation{Pod: podKey(pod), Total: len(nodes)}
 	if len(nodes) == 0 {

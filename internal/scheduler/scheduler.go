@@ -94,7 +94,9 @@ type Scheduler struct {
 }
 
 // New builds a scheduler on client and registers its event handlers on
-// factory (pods, nodes, namespaces, PVCs, PVs, PDBs). It starts nothing.
+// factory (pods, nodes, namespaces, PVCs, PVs, PDBs; Services,
+// ReplicationControllers, ReplicaSets and StatefulSets for default topology
+// spreading). It starts nothing.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) (*Scheduler, error) {
 	cfg := opts.Config
 	if cfg == nil {
@@ -142,7 +144,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	nsInf, pvcInf, pvInf := core.Namespaces(), core.PersistentVolumeClaims(), core.PersistentVolumes()
 	pdbInf := factory.Policy().V1().PodDisruptionBudgets()
 	s.podLister, s.nsLister, s.pdbLister = podInf.Lister(), nsInf.Lister(), pdbInf.Lister()
-	env := pluginEnv{nsLabels: s.namespaceLabels, pvcs: pvcInf.Lister(), pvs: pvInf.Lister()}
+	svcInf, rcInf := core.Services(), core.ReplicationControllers()
+	rsInf, ssInf := factory.Apps().V1().ReplicaSets(), factory.Apps().V1().StatefulSets()
+	sel := &selectors{services: svcInf.Lister(), rcs: rcInf.Lister(), rss: rsInf.Lister(), sss: ssInf.Lister()}
+	env := pluginEnv{nsLabels: s.namespaceLabels, pvcs: pvcInf.Lister(), pvs: pvInf.Lister(), spreadSelector: sel.forPod}
 	for _, p := range cfg.Profiles {
 		s.chains[p.SchedulerName] = newChain(p, env)
 	}
@@ -157,6 +162,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		{pvcInf.Informer(), s.moveOn(EventPVCChange)},
 		{pvInf.Informer(), s.moveOn(EventPVChange)},
 		{pdbInf.Informer(), cache.ResourceEventHandlerFuncs{}},
+		{svcInf.Informer(), cache.ResourceEventHandlerFuncs{}},
+		{rcInf.Informer(), cache.ResourceEventHandlerFuncs{}},
+		{rsInf.Informer(), cache.ResourceEventHandlerFuncs{}},
+		{ssInf.Informer(), cache.ResourceEventHandlerFuncs{}},
 	}
 	for _, h := range handlers {
 		reg, err := h.inf.AddEventHandler(h.h)
@@ -248,9 +257,13 @@ func (s *Scheduler) ExplainPod(ctx context.Context, pod *corev1.Pod) (*Explanati
 		return nil, fmt.Errorf("scheduler: no profile for schedulerName %q", pod.Spec.SchedulerName)
 	}
 	var res *result
-	s.cache.View(func(nodes []*NodeInfo) {
+	s.cache.ViewIndexed(string(pod.UID), func(nodes []*NodeInfo, idx *podIndex) {
+		if pod.Spec.NodeName != "" {
+			// withoutPod changes one node: the index would not match.
+			idx = nil
+		}
 		nodes, pod = withoutPod(nodes, pod)
-		res, _ = ch.findNode(ctx, pod, nodes, 0, 100, s.nominatedPods, rand.New(rand.NewPCG(1, 2)), true)
+		res, _ = ch.findNode(ctx, pod, nodes, idx, 0, 100, s.nominatedPods, rand.New(rand.NewPCG(1, 2)), true)
 		if res.node == "" {
 			res.expl.Message = fitMessage(res, "")
 			if res.total == 0 {
@@ -329,8 +342,8 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	}
 	var res *result
 	var pre preemption
-	s.cache.View(func(nodes []*NodeInfo) {
-		res, s.next = ch.findNode(ctx, pod, nodes, s.next, pct, s.nominatedPods, s.rnd, false)
+	s.cache.ViewIndexed(string(pod.UID), func(nodes []*NodeInfo, idx *podIndex) {
+		res, s.next = ch.findNode(ctx, pod, nodes, idx, s.next, pct, s.nominatedPods, s.rnd, false)
 		if res.node == "" && ch.profile.Preemption && len(nodes) > 0 {
 			pdbs, _ := s.pdbLister.List(labels.Everything())
 			pre = ch.preempt(ctx, pod, nodes, res, pdbs)

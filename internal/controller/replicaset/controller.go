@@ -64,6 +64,10 @@ type Controller struct {
 	name        string // "replicaset" or "replicationcontroller"
 	podInformer cache.SharedIndexInformer
 	podLister   corelisters.PodLister
+	// podIndex is the pod informer's indexer with controllerIndex, or nil
+	// when the index could not be added (an informer already started):
+	// then every sync lists the namespace's pods.
+	podIndex    cache.Indexer
 	recorder    events.EventRecorder
 	broadcaster events.EventBroadcasterAdapter // nil when Config.Recorder was given
 	clock       clock.WithTicker
@@ -117,6 +121,7 @@ func New(cfg Config) (*Controller, error) {
 		c.recorder = c.broadcaster.NewRecorder(c.name + "-controller")
 	}
 	c.exp = newExpectations(c.clock)
+	c.podIndex = addControllerIndex(c.podInformer)
 	return c, nil
 }
 

@@ -60,11 +60,21 @@ func (c *Controller) relatedPods(rs *appsv1.ReplicaSet, owned []*corev1.Pod) []*
 			uids[s.UID] = true
 		}
 	}
+	var out []*corev1.Pod
+	if c.podIndex != nil {
+		for uid := range uids {
+			pods, err := c.podsControlledBy(rs.Namespace, uid)
+			if err != nil {
+				return owned
+			}
+			out = append(out, pods...)
+		}
+		return out
+	}
 	pods, err := c.podLister.Pods(rs.Namespace).List(labels.Everything())
 	if err != nil {
 		return owned
 	}
-	var out []*corev1.Pod
 	for _, p := range pods {
 		if r := metav1.GetControllerOf(p); r != nil && uids[r.UID] {
 			out = append(out, p)

@@ -54,7 +54,7 @@ func (c *Controller) sync(ctx context.Context, key string) (ctrlutil.Result, err
 	}
 	needsSync := c.exp.satisfied(key)
 	sel := selectorOf(rs)
-	all, err := c.podLister.Pods(ns).List(labels.Everything())
+	all, err := c.candidatePods(ns, rs.UID)
 	if err != nil {
 		return ctrlutil.Result{}, err
 	}
