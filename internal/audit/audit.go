@@ -239,33 +239,6 @@ func (ar *Request) SetImpersonatedUser(u *auth.User) {
 	ar.mu.Unlock()
 }
 
-// SetObjectMeta fills the object reference's missing namespace, name, uid
-// and resourceVersion from the object a request is about (a create's name
-// is only known from its body).
-func SetObjectMeta(ctx context.Context, m metav1.Object) { From(ctx).SetObjectMeta(m) }
-
-// SetObjectMeta: see the package function.
-func (ar *Request) SetObjectMeta(m metav1.Object) {
-	if ar == nil || m == nil {
-		return
-	}
-	ar.mu.Lock()
-	defer ar.mu.Unlock()
-	ref := ar.ev.ObjectRef
-	if ref == nil {
-		return
-	}
-	fill := func(dst *string, v string) {
-		if *dst == "" {
-			*dst = v
-		}
-	}
-	fill(&ref.Namespace, m.GetNamespace())
-	fill(&ref.Name, m.GetName())
-	fill(&ref.UID, string(m.GetUID()))
-	fill(&ref.ResourceVersion, m.GetResourceVersion())
-}
-
 // End records ResponseComplete with the response the handler wrote.
 func (ar *Request) End() {
 	if ar == nil {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -163,7 +165,10 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	}
 	defer cri.Close()
 
-	srv, err := newAgentServer(cfg, client, cri.RuntimeServiceClient)
+	// The Kubelet needs the server's port, so the server starts first and
+	// serves the Kubelet's own routes once it exists.
+	stats := &lateHandler{}
+	srv, err := newAgentServer(cfg, client, cri.RuntimeServiceClient, map[string]http.Handler{"GET /stats/summary": stats})
 	if err != nil {
 		return err
 	}
@@ -193,8 +198,23 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if err != nil {
 		return err
 	}
+	stats.set(k.StatsHandler())
 	if cfg.Ready != nil {
 		close(cfg.Ready)
 	}
 	return k.Run(ctx)
+}
+
+// lateHandler serves through a handler set after the server started; until
+// then it answers 503.
+type lateHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := l.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "the node agent is starting", http.StatusServiceUnavailable)
 }

@@ -343,7 +343,7 @@ func (k *Kubelet) kubeletPort() int32 {
 // on every address at cfg.KubeletPort (0: a free port), trusts client
 // certificates signed by the CA of the agent's own API connection, and
 // authorizes through SubjectAccessReviews.
-func newAgentServer(cfg AgentConfig, client kubernetes.Interface, rt runtimeapi.RuntimeServiceClient) (*Server, error) {
+func newAgentServer(cfg AgentConfig, client kubernetes.Interface, rt runtimeapi.RuntimeServiceClient, handlers map[string]http.Handler) (*Server, error) {
 	cas, err := restConfigCAs(cfg.RestConfig)
 	if err != nil {
 		return nil, err
@@ -359,6 +359,7 @@ func newAgentServer(cfg AgentConfig, client kubernetes.Interface, rt runtimeapi.
 		ClientCAs:  cas,
 		Authorizer: NewSARAuthorizer(client.AuthorizationV1().SubjectAccessReviews()),
 		Runtime:    rt,
+		Handlers:   handlers,
 		Logger:     cfg.Logger,
 	})
 	if err != nil {

@@ -271,15 +271,3 @@ func (c *Containerd) watchReady(ctx context.Context, exited <-chan struct{}) {
 		}
 	}
 }
-
-// WaitReady blocks until containerd answers, ctx ends or timeout passes.
-func (c *Containerd) WaitReady(ctx context.Context, timeout time.Duration) error {
-	select {
-	case <-c.ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(timeout):
-		return fmt.Errorf("runtime: containerd not ready after %s (see %s)", timeout, c.LogPath())
-	}
-}

@@ -204,13 +204,6 @@ func (c *Cache) removeLocked(uid string, st podState) {
 	delete(c.pods, uid)
 }
 
-// IsAssumed reports whether the pod with uid is assumed but not confirmed.
-func (c *Cache) IsAssumed(uid string) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.pods[uid].assumed
-}
-
 // AddPod records an assigned pod reported by the informer (confirming an
 // assumption) or updates it. Terminal pods hold nothing and are removed.
 func (c *Cache) AddPod(pod *corev1.Pod) {

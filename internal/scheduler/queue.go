@@ -349,27 +349,6 @@ func (q *Queue) Len() (active, backoff, unschedulable int) {
 	return q.active.Len(), q.backoff.Len(), len(q.unschedulable)
 }
 
-// Pending returns every queued or in-flight pod (a snapshot; callers must
-// not modify the pods).
-func (q *Queue) Pending() []*corev1.Pod {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []*corev1.Pod
-	for _, qp := range q.active.items {
-		out = append(out, qp.Pod)
-	}
-	for _, qp := range q.backoff.items {
-		out = append(out, qp.Pod)
-	}
-	for _, qp := range q.unschedulable {
-		out = append(out, qp.Pod)
-	}
-	for _, qp := range q.inFlight {
-		out = append(out, qp.Pod)
-	}
-	return out
-}
-
 func (q *Queue) findLocked(key string) *QueuedPod {
 	if qp, ok := q.unschedulable[key]; ok {
 		return qp

@@ -132,9 +132,6 @@ func New(cfg Config) (*Server, error) {
 // Ready is closed once the server answers API requests.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// URL is the server's HTTPS address; valid after Ready.
-func (s *Server) URL() string { return s.url }
-
 // AdminConfig returns a client config with the admin identity; valid after
 // Ready.
 func (s *Server) AdminConfig() (*rest.Config, error) {
@@ -165,7 +162,7 @@ func (s *Server) Run(ctx context.Context) error {
 		bundleCh <- err
 	}()
 
-	client, closeDatastore, err := s.startDatastore(ctx)
+	client, datastoreErr, closeDatastore, err := s.startDatastore(ctx)
 	if err != nil {
 		<-bundleCh
 		return err
@@ -329,6 +326,8 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-serveErr:
+	case err := <-datastoreErr:
+		runErr = fmt.Errorf("embedded etcd: %w", err)
 	}
 	log.Info("shutting down")
 	// The components are API clients: stop them while the API still
@@ -336,6 +335,7 @@ func (s *Server) Run(ctx context.Context) error {
 	stopComponents()
 	components.Wait()
 	if runErr != nil {
+		_ = srv.Close()
 		return runErr
 	}
 	health.ShuttingDown()
@@ -347,23 +347,26 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) startDatastore(ctx context.Context) (*clientv3.Client, func(), error) {
+// startDatastore connects to the external etcd, or starts the embedded
+// one; the error channel (nil for an external etcd) reports the embedded
+// server failing.
+func (s *Server) startDatastore(ctx context.Context) (*clientv3.Client, <-chan error, func(), error) {
 	if len(s.cfg.DatastoreEndpoints) > 0 {
 		tlsCfg, err := s.cfg.DatastoreTLS.Config()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		c, err := datastore.ConnectExternal(s.cfg.DatastoreEndpoints, tlsCfg)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return c, func() { _ = c.Close() }, nil
+		return c, nil, func() { _ = c.Close() }, nil
 	}
 	e, err := datastore.StartEmbedded(ctx, filepath.Join(s.cfg.DataDir, "db"), datastore.EmbeddedOptions{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return e.Client(), func() { _ = e.Close() }, nil
+	return e.Client(), e.Err(), func() { _ = e.Close() }, nil
 }
 
 func parsePortRange(s string) (int, int, error) {

@@ -8,7 +8,6 @@ package testserver
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -146,9 +145,6 @@ func (s *Server) Restart() {
 
 // DataDir is the server's data directory.
 func (s *Server) DataDir() string { return s.cfg.DataDir }
-
-// String names the server in test logs.
-func (s *Server) String() string { return fmt.Sprintf("skiff test server at %s", s.Config.Host) }
 
 func disabledPlugins(opts Options) []string {
 	if opts.AllAdmissionPlugins {

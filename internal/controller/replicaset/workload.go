@@ -27,8 +27,6 @@ type workload interface {
 	informer() cache.SharedIndexInformer
 	get(ns, name string) (*appsv1.ReplicaSet, error)
 	list(ns string) ([]*appsv1.ReplicaSet, error)
-	// view converts an informer event object; false if it is not one.
-	view(obj any) (*appsv1.ReplicaSet, bool)
 	// getLive reads the object from the API server, bypassing the cache.
 	getLive(ctx context.Context, ns, name string) (*appsv1.ReplicaSet, error)
 	// updateStatus writes rs.Status through the status subresource.
@@ -57,11 +55,6 @@ func (w replicaSets) get(ns, name string) (*appsv1.ReplicaSet, error) {
 
 func (w replicaSets) list(ns string) ([]*appsv1.ReplicaSet, error) {
 	return w.lister().ReplicaSets(ns).List(labels.Everything())
-}
-
-func (replicaSets) view(obj any) (*appsv1.ReplicaSet, bool) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
-	return rs, ok
 }
 
 func (w replicaSets) getLive(ctx context.Context, ns, name string) (*appsv1.ReplicaSet, error) {
@@ -103,14 +96,6 @@ func (w replicationControllers) list(ns string) ([]*appsv1.ReplicaSet, error) {
 		out = append(out, rcToRS(rc))
 	}
 	return out, nil
-}
-
-func (replicationControllers) view(obj any) (*appsv1.ReplicaSet, bool) {
-	rc, ok := obj.(*corev1.ReplicationController)
-	if !ok {
-		return nil, false
-	}
-	return rcToRS(rc), true
 }
 
 func (w replicationControllers) getLive(ctx context.Context, ns, name string) (*appsv1.ReplicaSet, error) {

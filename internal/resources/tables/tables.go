@@ -36,13 +36,6 @@ func Columns(gk schema.GroupKind) []metav1.TableColumnDefinition {
 	return defaultColumns()
 }
 
-// HasPrinter reports whether the kind has columns of its own rather than
-// the default Name and Created At.
-func HasPrinter(gk schema.GroupKind) bool {
-	_, ok := columnSets[gk]
-	return ok
-}
-
 // Cells returns the cells of obj's row, in the order of the columns Columns
 // returns for obj's kind. Ages are computed against now.
 func Cells(obj runtime.Object, now time.Time) ([]interface{}, error) {
