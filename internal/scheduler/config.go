@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -332,7 +333,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	return c, nil
 }
 
-func isFilterPlugin(name string) bool { return contains(defaultFilters, name) }
+func isFilterPlugin(name string) bool { return slices.Contains(defaultFilters, name) }
 
 func isScorePlugin(name string) bool { _, ok := defaultScores[name]; return ok }
 
@@ -482,7 +483,7 @@ func enable(p *Profile, e filePlugin, filter, score bool) error {
 	known := false
 	if filter && isFilterPlugin(e.Name) {
 		known = true
-		if !contains(p.Filters, e.Name) {
+		if !slices.Contains(p.Filters, e.Name) {
 			p.Filters = append(p.Filters, e.Name)
 		}
 	}

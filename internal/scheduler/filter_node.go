@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/skiff-sh/skiff/internal/resources/nodematch"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -31,7 +32,7 @@ func (nodeUnschedulable) Filter(_ context.Context, _ *CycleState, pod *corev1.Po
 		return nil
 	}
 	taint := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
-	if tolerates(pod.Spec.Tolerations, &taint) {
+	if nodematch.Tolerated(pod.Spec.Tolerations, &taint) {
 		return nil
 	}
 	return newStatus(UnschedulableAndUnresolvable, reasonUnschedulable)
@@ -71,7 +72,7 @@ func (taintToleration) Filter(_ context.Context, _ *CycleState, pod *corev1.Pod,
 		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
 			continue
 		}
-		if !tolerates(pod.Spec.Tolerations, t) {
+		if !nodematch.Tolerated(pod.Spec.Tolerations, t) {
 			return newStatus(UnschedulableAndUnresolvable, fmt.Sprintf(reasonTaintFormat, t.Key, t.Value))
 		}
 	}
@@ -88,7 +89,7 @@ func (taintToleration) Score(_ context.Context, _ *CycleState, pod *corev1.Pod, 
 	var count int64
 	for i := range n.Node.Spec.Taints {
 		t := &n.Node.Spec.Taints[i]
-		if t.Effect == corev1.TaintEffectPreferNoSchedule && !tolerates(prefer, t) {
+		if t.Effect == corev1.TaintEffectPreferNoSchedule && !nodematch.Tolerated(prefer, t) {
 			count++
 		}
 	}
@@ -112,7 +113,7 @@ var (
 func (nodeAffinity) Name() string { return "NodeAffinity" }
 
 func (nodeAffinity) Filter(_ context.Context, _ *CycleState, pod *corev1.Pod, n *NodeInfo) *Status {
-	if podMatchesNodeSelectorAndAffinity(pod, n.Node) {
+	if nodematch.PodSpec(&pod.Spec, n.Node) {
 		return nil
 	}
 	return newStatus(UnschedulableAndUnresolvable, reasonNodeAffinity)
@@ -126,7 +127,7 @@ func (nodeAffinity) Score(_ context.Context, _ *CycleState, pod *corev1.Pod, n *
 	var sum int64
 	for i := range a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
 		p := &a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution[i]
-		if p.Weight != 0 && matchNodeSelectorTerm(&p.Preference, n.Node) {
+		if p.Weight != 0 && nodematch.Term(&p.Preference, n.Node) {
 			sum += int64(p.Weight)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/skiff-sh/skiff/internal/resources/nodematch"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -190,13 +191,13 @@ func eligible(pod *corev1.Pod, cons []spreadConstraint, n *NodeInfo) bool {
 		if _, ok := n.Node.Labels[c.key]; !ok {
 			return false
 		}
-		if c.honorAffin && !podMatchesNodeSelectorAndAffinity(pod, n.Node) {
+		if c.honorAffin && !nodematch.PodSpec(&pod.Spec, n.Node) {
 			return false
 		}
 		if c.honorTaints {
 			for i := range n.Node.Spec.Taints {
 				t := &n.Node.Spec.Taints[i]
-				if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !tolerates(pod.Spec.Tolerations, t) {
+				if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !nodematch.Tolerated(pod.Spec.Tolerations, t) {
 					return false
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/skiff-sh/skiff/internal/resources/nodematch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -72,7 +73,7 @@ func (v *volumeBinding) Filter(_ context.Context, state *CycleState, _ *corev1.P
 		return nil
 	}
 	for _, sel := range state.data[v.Name()].(volumeState) {
-		if !matchNodeSelector(sel, n.Node) {
+		if !nodematch.Selector(sel, n.Node) {
 			return newStatus(UnschedulableAndUnresolvable, reasonVolumeNodeAffinity)
 		}
 	}

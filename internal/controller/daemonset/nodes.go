@@ -1,11 +1,10 @@
 package daemonset
 
 import (
-	"strconv"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/skiff-sh/skiff/internal/resources/nodematch"
 )
 
 // daemonTolerations are added to every daemon pod (unless it already
@@ -50,19 +49,14 @@ func withDaemonTolerations(spec *corev1.PodSpec) []corev1.Toleration {
 // NoExecute taint or a selector mismatch removes existing ones.
 func placement(ds *appsv1.DaemonSet, node *corev1.Node) (shouldRun, mayContinue bool) {
 	spec := &ds.Spec.Template.Spec
-	if !labels.SelectorFromSet(spec.NodeSelector).Matches(labels.Set(node.Labels)) {
+	if !nodematch.PodSpec(spec, node) {
 		return false, false
-	}
-	if a := spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-		if !matchNodeSelector(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution, node) {
-			return false, false
-		}
 	}
 	tols := withDaemonTolerations(spec)
 	shouldRun, mayContinue = true, true
 	for i := range node.Spec.Taints {
 		taint := &node.Spec.Taints[i]
-		if taint.Effect == corev1.TaintEffectPreferNoSchedule || tolerated(tols, taint) {
+		if taint.Effect == corev1.TaintEffectPreferNoSchedule || nodematch.Tolerated(tols, taint) {
 			continue
 		}
 		shouldRun = false
@@ -71,91 +65,6 @@ func placement(ds *appsv1.DaemonSet, node *corev1.Node) (shouldRun, mayContinue 
 		}
 	}
 	return shouldRun, mayContinue
-}
-
-func tolerated(tols []corev1.Toleration, taint *corev1.Taint) bool {
-	for _, t := range tols {
-		if t.Effect != "" && t.Effect != taint.Effect {
-			continue
-		}
-		if t.Key != "" && t.Key != taint.Key {
-			continue
-		}
-		switch t.Operator {
-		case corev1.TolerationOpExists:
-			return true
-		case corev1.TolerationOpEqual, "":
-			if t.Key != "" && t.Value == taint.Value {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// matchNodeSelector reports whether node satisfies any of sel's terms.
-func matchNodeSelector(sel *corev1.NodeSelector, node *corev1.Node) bool {
-	for i := range sel.NodeSelectorTerms {
-		if matchTerm(&sel.NodeSelectorTerms[i], node) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchTerm(t *corev1.NodeSelectorTerm, node *corev1.Node) bool {
-	if len(t.MatchExpressions) == 0 && len(t.MatchFields) == 0 {
-		return false // an empty term matches nothing
-	}
-	for i := range t.MatchExpressions {
-		r := &t.MatchExpressions[i]
-		v, has := node.Labels[r.Key]
-		if !matchRequirement(r, v, has) {
-			return false
-		}
-	}
-	for i := range t.MatchFields {
-		r := &t.MatchFields[i]
-		if r.Key != "metadata.name" || !matchRequirement(r, node.Name, true) {
-			return false
-		}
-	}
-	return true
-}
-
-func matchRequirement(r *corev1.NodeSelectorRequirement, v string, has bool) bool {
-	in := func() bool {
-		for _, x := range r.Values {
-			if x == v {
-				return true
-			}
-		}
-		return false
-	}
-	switch r.Operator {
-	case corev1.NodeSelectorOpIn:
-		return has && in()
-	case corev1.NodeSelectorOpNotIn:
-		return !has || !in()
-	case corev1.NodeSelectorOpExists:
-		return has
-	case corev1.NodeSelectorOpDoesNotExist:
-		return !has
-	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
-		if !has || len(r.Values) != 1 {
-			return false
-		}
-		a, err1 := strconv.ParseInt(v, 10, 64)
-		b, err2 := strconv.ParseInt(r.Values[0], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if r.Operator == corev1.NodeSelectorOpGt {
-			return a > b
-		}
-		return a < b
-	}
-	return false
 }
 
 // nodeOf is the node a daemon pod is on or meant for: spec.nodeName once

@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller/internal/ctrlutil"
+	"github.com/skiff-sh/skiff/internal/resources/nodematch"
 )
 
 // Taint keys and texts, as in Kubernetes.
@@ -458,7 +459,7 @@ func evictionDelay(pod *corev1.Pod, node *corev1.Node, now time.Time) (time.Dura
 		forever := false
 		for i := range pod.Spec.Tolerations {
 			tol := &pod.Spec.Tolerations[i]
-			if !tolerates(tol, &taint) {
+			if !nodematch.Toleration(tol, &taint) {
 				continue
 			}
 			if tol.TolerationSeconds == nil {
@@ -499,22 +500,4 @@ func findCondition(n *corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondi
 		}
 	}
 	return nil
-}
-
-// tolerates reports whether tol matches taint: same effect (or any), same
-// key (or any, with Exists), and for Equal the same value.
-func tolerates(tol *corev1.Toleration, taint *corev1.Taint) bool {
-	if tol.Effect != "" && tol.Effect != taint.Effect {
-		return false
-	}
-	if tol.Key != "" && tol.Key != taint.Key {
-		return false
-	}
-	switch tol.Operator {
-	case corev1.TolerationOpExists:
-		return true
-	case "", corev1.TolerationOpEqual:
-		return tol.Key != "" && tol.Value == taint.Value
-	}
-	return false
 }
