@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/skiff-sh/skiff/internal/resources/nodematch"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 )
 
 // persistentVolumeClaim volumes. The claim must be Bound; its
@@ -43,7 +42,7 @@ func (w *podWorker) resolveClaim(ctx context.Context, pod *corev1.Pod, src *core
 
 // volumeHostPath returns the path of a hostPath or local PV on node.
 func volumeHostPath(pv *corev1.PersistentVolume, node *corev1.Node) (string, error) {
-	if a := pv.Spec.NodeAffinity; a != nil && a.Required != nil && !nodeSelectorMatches(a.Required, node) {
+	if a := pv.Spec.NodeAffinity; a != nil && a.Required != nil && !nodematch.Selector(a.Required, node) {
 		return "", fmt.Errorf("persistentvolume %q: node affinity does not match node %q", pv.Name, node.Name)
 	}
 	switch {
@@ -62,45 +61,4 @@ func volumeHostPath(pv *corev1.PersistentVolume, node *corev1.Node) (string, err
 		return pv.Spec.Local.Path, nil
 	}
 	return "", fmt.Errorf("persistentvolume %q: only hostPath and local volumes are supported by this node", pv.Name)
-}
-
-// nodeSelectorMatches reports whether node satisfies sel: one term
-// matching suffices; all of a term's requirements must hold; an empty
-// term matches nothing.
-func nodeSelectorMatches(sel *corev1.NodeSelector, node *corev1.Node) bool {
-	for _, t := range sel.NodeSelectorTerms {
-		if len(t.MatchExpressions) == 0 && len(t.MatchFields) == 0 {
-			continue
-		}
-		if requirementsMatch(t.MatchExpressions, labels.Set(node.Labels)) &&
-			requirementsMatch(t.MatchFields, labels.Set{"metadata.name": node.Name}) {
-			return true
-		}
-	}
-	return false
-}
-
-func requirementsMatch(reqs []corev1.NodeSelectorRequirement, set labels.Set) bool {
-	for _, r := range reqs {
-		var op selection.Operator // unknown operators fail NewRequirement
-		switch r.Operator {
-		case corev1.NodeSelectorOpIn:
-			op = selection.In
-		case corev1.NodeSelectorOpNotIn:
-			op = selection.NotIn
-		case corev1.NodeSelectorOpExists:
-			op = selection.Exists
-		case corev1.NodeSelectorOpDoesNotExist:
-			op = selection.DoesNotExist
-		case corev1.NodeSelectorOpGt:
-			op = selection.GreaterThan
-		case corev1.NodeSelectorOpLt:
-			op = selection.LessThan
-		}
-		req, err := labels.NewRequirement(r.Key, op, r.Values)
-		if err != nil || !req.Matches(set) {
-			return false
-		}
-	}
-	return true
 }
