@@ -110,14 +110,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		defer c.broadcaster.Shutdown()
 	}
 	queue := ctrlutil.NewQueue[string]("cronjob", c.clock, 0, c.maxDelay)
-	enqueue := func(obj any) {
-		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			queue.Add(key)
-		}
-	}
 	cjReg, err := c.cjInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		AddFunc:    func(obj any) { ctrlutil.EnqueueObject(queue, obj) },
+		UpdateFunc: func(_, obj any) { ctrlutil.EnqueueObject(queue, obj) },
 	})
 	if err != nil {
 		return err

@@ -92,11 +92,7 @@ func New(cfg Config) *Controller {
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("daemonset", c.clock, 0, c.maxDelay)
 	handlers := []cache.ResourceEventHandler{
-		cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { enqueueObject(queue, obj) },
-			UpdateFunc: func(_, obj any) { enqueueObject(queue, obj) },
-			DeleteFunc: func(obj any) { enqueueObject(queue, obj) },
-		},
+		ctrlutil.EnqueueHandler(queue),
 		cache.ResourceEventHandlerFuncs{
 			AddFunc: func(obj any) { c.podEvent(queue, obj, true, false) },
 			UpdateFunc: func(old, obj any) {
@@ -134,12 +130,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("started", "workers", c.workers)
 	ctrlutil.RunWorkers(ctx, c.log, queue, c.workers, c.Sync)
 	return nil
-}
-
-func enqueueObject(q workqueue.TypedInterface[string], obj any) {
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		q.Add(key)
-	}
 }
 
 // podEvent enqueues the DaemonSet controlling obj (a pod or revision),

@@ -90,11 +90,7 @@ func New(cfg Config) *Controller {
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("statefulset", c.clock, 0, c.maxDelay)
 	handlers := []cache.ResourceEventHandler{
-		cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { enqueueObject(queue, obj) },
-			UpdateFunc: func(_, obj any) { enqueueObject(queue, obj) },
-			DeleteFunc: func(obj any) { enqueueObject(queue, obj) },
-		},
+		ctrlutil.EnqueueHandler(queue),
 		cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { c.enqueueOwner(queue, obj, true) },
 			UpdateFunc: func(old, obj any) { c.enqueueOwner(queue, old, false); c.enqueueOwner(queue, obj, true) },
@@ -125,12 +121,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("started", "workers", c.workers)
 	ctrlutil.RunWorkers(ctx, c.log, queue, c.workers, c.Sync)
 	return nil
-}
-
-func enqueueObject(q workqueue.TypedInterface[string], obj any) {
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		q.Add(key)
-	}
 }
 
 // enqueueOwner enqueues the StatefulSet controlling obj (a pod or a

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 )
@@ -102,4 +103,22 @@ func safeSync[T comparable](ctx context.Context, key T, sync SyncFunc[T]) (res R
 		}
 	}()
 	return sync(ctx, key)
+}
+
+// EnqueueObject adds the namespace/name key of an informer event's object
+// (or of a deleted object's tombstone) to q.
+func EnqueueObject(q workqueue.TypedInterface[string], obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		q.Add(key)
+	}
+}
+
+// EnqueueHandler is the event handler of a controller's own kind: every
+// add, update and delete enqueues the object's key.
+func EnqueueHandler(q workqueue.TypedInterface[string]) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { EnqueueObject(q, obj) },
+		UpdateFunc: func(_, obj any) { EnqueueObject(q, obj) },
+		DeleteFunc: func(obj any) { EnqueueObject(q, obj) },
+	}
 }
