@@ -61,6 +61,10 @@ func (w *podWorker) podStatus(pod *corev1.Pod, state *podRuntime) corev1.PodStat
 		st.PodIP, st.PodIPs = old.PodIP, old.PodIPs
 	}
 
+	// Once an app container ran in the newest sandbox the pod stays
+	// initialized, whatever its init containers do since (a sidecar
+	// restarting, an init container's record removed).
+	initialized := len(state.sandboxes) > 0 && state.appStartedIn(pod, state.sandboxes[0].Id)
 	var incompleteInit []string
 	initPending := false
 	for i := range pod.Spec.InitContainers {
@@ -70,7 +74,7 @@ func (w *podWorker) podStatus(pod *corev1.Pod, state *podRuntime) corev1.PodStat
 		if isSidecar(c) {
 			done = cs.Started != nil && *cs.Started
 		}
-		if !done {
+		if !done && !initialized {
 			incompleteInit = append(incompleteInit, c.Name)
 			initPending = true
 		}
@@ -90,7 +94,7 @@ func (w *podWorker) podStatus(pod *corev1.Pod, state *podRuntime) corev1.PodStat
 			unready = append(unready, c.Name)
 		}
 	}
-	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses)
+	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, initialized)
 
 	cond := func(t corev1.PodConditionType, ok bool, reason, message string) corev1.PodCondition {
 		c := corev1.PodCondition{Type: t, Status: corev1.ConditionFalse, LastTransitionTime: now, ObservedGeneration: pod.Generation}
@@ -292,29 +296,48 @@ func tailLog(path string) string {
 }
 
 // podPhase derives the phase from container statuses, with upstream's
-// rules: init containers first; then any waiting container that never ran
-// keeps the pod Pending; any running makes it Running; when all stopped,
-// the restart policy decides between Running, Succeeded and Failed.
-func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus) corev1.PodPhase {
+// rules: a regular init container that failed under restartPolicy Never
+// fails the pod; one not yet done, a sidecar not yet running and started
+// (before the pod was initialized), or any container that never ran keeps
+// it Pending; any running container (sidecars included) makes it Running;
+// when all stopped, the restart policy decides between Running, Succeeded
+// and Failed. Exited sidecars do not count: the pod completes by its app
+// containers once the sidecars are stopped. initialized says an app
+// container already ran in the current sandbox.
+func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, initialized bool) corev1.PodPhase {
+	var pendingInit, pendingSidecars, failedInit int
+	var running, waiting, stopped, succeeded int
 	for i, s := range initStatuses {
 		c := &pod.Spec.InitContainers[i]
+		last := s.LastTerminationState.Terminated
 		if isSidecar(c) {
-			if s.State.Running == nil {
-				return corev1.PodPending
+			switch {
+			case s.State.Running != nil:
+				if s.Started == nil || !*s.Started {
+					pendingSidecars++
+				}
+				running++
+			case s.State.Terminated != nil, s.State.Waiting != nil && last != nil:
+				// Exited: not taken into account.
+			default:
+				pendingSidecars++
+				waiting++
 			}
 			continue
 		}
-		if t := s.State.Terminated; t != nil && t.ExitCode == 0 {
-			continue
+		switch {
+		case s.State.Terminated != nil:
+			if s.State.Terminated.ExitCode != 0 {
+				failedInit++
+			}
+		case s.State.Waiting != nil && last != nil:
+			if last.ExitCode != 0 {
+				failedInit++
+			}
+		default:
+			pendingInit++
 		}
-		failed := (s.State.Terminated != nil && s.State.Terminated.ExitCode != 0) ||
-			(s.State.Waiting != nil && s.LastTerminationState.Terminated != nil && s.LastTerminationState.Terminated.ExitCode != 0)
-		if failed && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
-			return corev1.PodFailed
-		}
-		return corev1.PodPending
 	}
-	var running, waiting, stopped, succeeded int
 	for _, s := range statuses {
 		switch {
 		case s.State.Running != nil:
@@ -333,8 +356,11 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus) 
 			waiting++
 		}
 	}
+	if failedInit > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+		return corev1.PodFailed
+	}
 	switch {
-	case waiting > 0:
+	case pendingInit > 0, pendingSidecars > 0 && !initialized, waiting > 0:
 		return corev1.PodPending
 	case running > 0:
 		return corev1.PodRunning

@@ -58,7 +58,47 @@ func TestPodPhase(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := podPhase(tt.pod, tt.inits, tt.apps); got != tt.want {
+			if got := podPhase(tt.pod, tt.inits, tt.apps, false); got != tt.want {
+				t.Errorf("podPhase = %s; want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPodPhaseSidecars(t *testing.T) {
+	// One sidecar (restartPolicy Always), then one app container.
+	pod := func(policy corev1.RestartPolicy) *corev1.Pod {
+		return &corev1.Pod{Spec: corev1.PodSpec{
+			RestartPolicy:  policy,
+			InitContainers: []corev1.Container{{Name: "sidecar", RestartPolicy: ptrTo(corev1.ContainerRestartPolicyAlways)}},
+			Containers:     []corev1.Container{{Name: "app"}},
+		}}
+	}
+	started := func(s corev1.ContainerStatus, v bool) corev1.ContainerStatus { s.Started = &v; return s }
+	initializing := corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}
+	tests := []struct {
+		name        string
+		policy      corev1.RestartPolicy
+		sidecar     corev1.ContainerStatus
+		app         corev1.ContainerStatus
+		initialized bool
+		want        corev1.PodPhase
+	}{
+		{"sidecar creating", corev1.RestartPolicyAlways, creating(), initializing, false, corev1.PodPending},
+		{"sidecar not started yet", corev1.RestartPolicyAlways, started(running(), false), initializing, false, corev1.PodPending},
+		{"both running", corev1.RestartPolicyAlways, started(running(), true), running(), true, corev1.PodRunning},
+		{"sidecar restarting after init", corev1.RestartPolicyAlways, started(running(), false), running(), true, corev1.PodRunning},
+		{"sidecar exited after init", corev1.RestartPolicyAlways, exited(3), running(), true, corev1.PodRunning},
+		{"sidecar backing off after init", corev1.RestartPolicyAlways, backingOff(3), running(), true, corev1.PodRunning},
+		{"job done, sidecar still running", corev1.RestartPolicyNever, started(running(), true), exited(0), true, corev1.PodRunning},
+		{"job done, sidecar stopped", corev1.RestartPolicyNever, exited(143), exited(0), true, corev1.PodSucceeded},
+		{"job failed, sidecar stopped", corev1.RestartPolicyNever, exited(0), exited(1), true, corev1.PodFailed},
+		{"on failure done, sidecar stopped", corev1.RestartPolicyOnFailure, exited(137), exited(0), true, corev1.PodSucceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := podPhase(pod(tt.policy), []corev1.ContainerStatus{tt.sidecar}, []corev1.ContainerStatus{tt.app}, tt.initialized)
+			if got != tt.want {
 				t.Errorf("podPhase = %s; want %s", got, tt.want)
 			}
 		})

@@ -245,6 +245,18 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, state *pod
 		w.volumesAt = w.k.clock.Now()
 	}
 	w.removeStaleContainers(ctx, state, sandbox.Id)
+	if appsDone(pod, state, sandbox.Id) {
+		// As upstream: once every app container has exited for good, the
+		// sidecars are stopped rather than restarted, and their exits
+		// make the phase terminal.
+		for i := range pod.Spec.InitContainers {
+			if isSidecar(&pod.Spec.InitContainers[i]) {
+				delete(w.waiting, pod.Spec.InitContainers[i].Name)
+			}
+		}
+		w.killContainers(ctx, state, pod, gracePeriod(pod))
+		return 0
+	}
 	requeue, initDone := w.syncInitContainers(ctx, pod, state, sandbox)
 	if !initDone {
 		return requeue
@@ -258,32 +270,78 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, state *pod
 	return requeue
 }
 
-// syncInitContainers runs init containers in order; initDone reports
-// whether all regular ones completed (restartable sidecars need only to
-// have started).
+// syncInitContainers syncs the init containers initSteps picks and
+// reports whether app containers may run.
 func (w *podWorker) syncInitContainers(ctx context.Context, pod *corev1.Pod, state *podRuntime, sandbox *runtimeapi.PodSandbox) (time.Duration, bool) {
+	started := func(id string) bool { return w.probes == nil || w.probes.started(id) }
+	steps, initDone := initSteps(pod, state, sandbox.Id, started)
+	var requeue time.Duration
+	for _, i := range steps {
+		c := &pod.Spec.InitContainers[i]
+		policy := corev1.RestartPolicyAlways
+		if !isSidecar(c) {
+			policy = pod.Spec.RestartPolicy
+			if policy == corev1.RestartPolicyAlways {
+				policy = corev1.RestartPolicyOnFailure // init containers never restart after success
+			}
+		}
+		if d := w.syncContainer(ctx, pod, state, sandbox, c, policy); d > 0 && (requeue == 0 || d < requeue) {
+			requeue = d
+		}
+	}
+	return requeue, initDone
+}
+
+// initSteps decides, from the runtime state, which init containers (by
+// index) to sync now, and whether initialization is done so app
+// containers may run. Init containers run one at a time in order: a
+// regular one must exit 0 before the next starts; a restartable one
+// (sidecar) must be running and started, its startup probe passed, as
+// started reports. Once an app container ran in the sandbox the pod is
+// initialized for good: regular init containers never run again, and
+// sidecars that exit are restarted on their own without holding anything
+// back. Sidecars are always synced (started, restarted, liveness-checked).
+func initSteps(pod *corev1.Pod, state *podRuntime, sandboxID string, started func(id string) bool) (steps []int, initDone bool) {
+	initialized := state.appStartedIn(pod, sandboxID)
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		cur := state.latest(c.Name)
 		if isSidecar(c) {
-			if cur != nil && cur.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
+			steps = append(steps, i)
+			if initialized || (cur != nil && cur.State == runtimeapi.ContainerState_CONTAINER_RUNNING && started(cur.Id)) {
 				continue
 			}
-			return w.syncContainer(ctx, pod, state, sandbox, c, corev1.RestartPolicyAlways), false
+			return steps, false
 		}
 		switch {
+		case initialized:
+			continue
 		case cur != nil && cur.State == runtimeapi.ContainerState_CONTAINER_EXITED && cur.ExitCode == 0:
 			continue // done
 		case cur != nil && cur.State == runtimeapi.ContainerState_CONTAINER_RUNNING:
-			return 0, false // wait for its exit (the relist wakes us)
+			return steps, false // wait for its exit (the relist wakes us)
 		}
-		policy := pod.Spec.RestartPolicy
-		if policy == corev1.RestartPolicyAlways {
-			policy = corev1.RestartPolicyOnFailure // init containers never restart after success
-		}
-		return w.syncContainer(ctx, pod, state, sandbox, c, policy), false
+		return append(steps, i), false
 	}
-	return 0, true
+	return steps, true
+}
+
+// appsDone reports whether every app container ran in the sandbox and
+// exited for good: the restart policy restarts none of them.
+func appsDone(pod *corev1.Pod, state *podRuntime, sandboxID string) bool {
+	if pod.Spec.RestartPolicy == corev1.RestartPolicyAlways || !state.appStartedIn(pod, sandboxID) {
+		return false
+	}
+	for _, c := range pod.Spec.Containers {
+		cur := state.latest(c.Name)
+		if cur == nil || cur.State != runtimeapi.ContainerState_CONTAINER_EXITED {
+			return false
+		}
+		if pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure && cur.ExitCode != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // syncContainer starts c if it never ran, or restarts it after an exit as
@@ -544,6 +602,20 @@ func (s *podRuntime) latest(name string) *runtimeapi.ContainerStatus {
 		return h[0]
 	}
 	return nil
+}
+
+// appStartedIn reports whether an app container of the pod was created
+// in sandbox sandboxID: the pod then has been initialized (upstream's
+// HasAnyActiveRegularContainerStarted).
+func (s *podRuntime) appStartedIn(pod *corev1.Pod, sandboxID string) bool {
+	for _, c := range pod.Spec.Containers {
+		for _, cs := range s.containers[c.Name] {
+			if s.sandboxOf[cs.Id] == sandboxID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *podRuntime) anyStarted(pod *corev1.Pod) bool {

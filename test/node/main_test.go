@@ -207,14 +207,20 @@ func nodeReady() error {
 }
 
 // writeBusyboxImage writes BusyboxImage: /bin/busybox and a link per
-// applet, so `sh`, `httpd`, `sleep` ... resolve on PATH.
+// applet, so `sh`, `httpd`, `sleep` ... resolve on PATH, and
+// /bin/grpc-health (testdata/grpchealth) for gRPC probes.
 func writeBusyboxImage(path string) error {
 	data, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		return fmt.Errorf("%w (install Debian's busybox-static)", err)
 	}
+	grpcHealth, err := buildGRPCHealth()
+	if err != nil {
+		return err
+	}
 	files := []runtime.File{
 		{Name: "bin/busybox", Mode: 0o755, Data: data},
+		{Name: "bin/grpc-health", Mode: 0o755, Data: grpcHealth},
 		{Name: "tmp", Mode: os.ModeDir | 0o777},
 		{Name: "etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")},
 		{Name: "etc/group", Mode: 0o644, Data: []byte("root:x:0:\nnogroup:x:65534:\n")},
