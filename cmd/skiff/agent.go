@@ -97,8 +97,38 @@ func agentCommand() *cobra.Command {
 	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/skiff", "parent cgroup of pod cgroups")
 	f.StringVar(&clusterDNS, "cluster-dns", "", "comma-separated DNS server IPs for pods (default: the host's resolv.conf)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain")
+	f.Var(newEvictionHardFlag(&cfg.Eviction), "eviction-hard", evictionHardUsage)
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
+}
+
+const evictionHardUsage = "hard eviction thresholds, SIGNAL<QUANTITY or SIGNAL<PERCENT% separated by commas " +
+	"(signals: memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree); " +
+	"as upstream's kubelet, a signal left out of a given list is off"
+
+// evictionHardFlag is --eviction-hard (a pflag.Value): upstream's syntax,
+// parsed when flags are, so a bad value fails before anything starts.
+type evictionHardFlag struct {
+	into  *kubelet.EvictionConfig
+	value string
+}
+
+func newEvictionHardFlag(into *kubelet.EvictionConfig) *evictionHardFlag {
+	return &evictionHardFlag{into: into, value: kubelet.DefaultEvictionHard}
+}
+
+func (f *evictionHardFlag) String() string { return f.value }
+
+func (f *evictionHardFlag) Type() string { return "thresholds" }
+
+func (f *evictionHardFlag) Set(s string) error {
+	hard, err := kubelet.ParseEvictionHard(s)
+	if err != nil {
+		return err
+	}
+	f.into.SetHard(hard)
+	f.value = s
+	return nil
 }
 
 func cutLabel(s string) (string, string, bool) {

@@ -93,6 +93,7 @@ func serverCommand() *cobra.Command {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent (containerd, pods) on this machine")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this machine's Node (default: the host name)")
 	f.StringVar(&cfg.SchedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file for the scheduler")
+	f.Var(newEvictionHardFlag(&cfg.Eviction), "eviction-hard", evictionHardUsage+" (for this machine's agent)")
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd
 }

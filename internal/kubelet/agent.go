@@ -51,6 +51,9 @@ type AgentConfig struct {
 	// ClusterDNS and ClusterDomain: see Config.
 	ClusterDNS    []string
 	ClusterDomain string
+	// Eviction sets the node-pressure thresholds (see EvictionConfig;
+	// --eviction-hard).
+	Eviction EvictionConfig
 	// Ready, if not nil, is closed once the node agent runs.
 	Ready  chan<- struct{}
 	Logger *slog.Logger
@@ -193,6 +196,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		ClusterDNS:     cfg.ClusterDNS,
 		ClusterDomain:  cfg.ClusterDomain,
 		PodCIDRChanged: writeCNI,
+		Eviction:       cfg.Eviction,
 		Logger:         cfg.Logger,
 	})
 	if err != nil {

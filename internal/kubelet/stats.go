@@ -23,7 +23,9 @@ import (
 // JSON shape of the kubelet's stats/v1alpha1 API (field names as
 // upstream's, so metrics-server and `kubectl top` read it). Pod and
 // container figures come from CRI (ListPodSandboxStats, falling back to
-// ListContainerStats); node figures from /proc and the memory cgroup root.
+// ListContainerStats); node figures from /proc and the memory cgroup root;
+// container logs and emptyDir volumes are measured by walking their
+// directories.
 
 // Summary is the /stats/summary document.
 type Summary struct {
@@ -48,7 +50,8 @@ type RuntimeStats struct {
 	ContainerFs *FsStats `json:"containerFs,omitempty"`
 }
 
-// PodStats is one pod's usage.
+// PodStats is one pod's usage. VolumeStats are its disk-backed emptyDir
+// volumes.
 type PodStats struct {
 	PodRef           PodReference     `json:"podRef"`
 	StartTime        metav1.Time      `json:"startTime"`
@@ -56,7 +59,14 @@ type PodStats struct {
 	CPU              *CPUStats        `json:"cpu,omitempty"`
 	Memory           *MemoryStats     `json:"memory,omitempty"`
 	Network          *NetworkStats    `json:"network,omitempty"`
+	VolumeStats      []VolumeStats    `json:"volume,omitempty"`
 	EphemeralStorage *FsStats         `json:"ephemeral-storage,omitempty"`
+}
+
+// VolumeStats is one volume's usage.
+type VolumeStats struct {
+	FsStats
+	Name string `json:"name,omitempty"`
 }
 
 // PodReference names a pod.
@@ -239,7 +249,8 @@ func (k *Kubelet) podStats(ctx context.Context, now metav1.Time) ([]PodStats, er
 		if ps.CPU == nil {
 			ps.CPU, ps.Memory = sumContainers(ps.Containers, now)
 		}
-		ps.EphemeralStorage = ephemeral(ps.Containers, now)
+		ps.VolumeStats = k.emptyDirStats(types.UID(sb.Metadata.Uid), now)
+		ps.EphemeralStorage = ephemeral(ps.Containers, ps.VolumeStats, now)
 		out = append(out, ps)
 	}
 	return out, nil
@@ -351,17 +362,47 @@ func sumContainers(cs []ContainerStats, now metav1.Time) (*CPUStats, *MemoryStat
 }
 
 // ephemeral is the pod's ephemeral storage: its containers' writable
-// layers and logs.
-func ephemeral(cs []ContainerStats, now metav1.Time) *FsStats {
-	var used uint64
-	for _, c := range cs {
-		for _, f := range []*FsStats{c.Rootfs, c.Logs} {
-			if f != nil && f.UsedBytes != nil {
-				used += *f.UsedBytes
-			}
+// layers and logs, and its disk-backed emptyDir volumes.
+func ephemeral(cs []ContainerStats, vs []VolumeStats, now metav1.Time) *FsStats {
+	var used, inodes uint64
+	add := func(f *FsStats) {
+		if f != nil && f.UsedBytes != nil {
+			used += *f.UsedBytes
+		}
+		if f != nil && f.InodesUsed != nil {
+			inodes += *f.InodesUsed
 		}
 	}
-	return &FsStats{Time: now, UsedBytes: u64(used)}
+	for _, c := range cs {
+		add(c.Rootfs)
+		add(c.Logs)
+	}
+	for i := range vs {
+		add(&vs[i].FsStats)
+	}
+	return &FsStats{Time: now, UsedBytes: u64(used), InodesUsed: u64(inodes)}
+}
+
+// emptyDirStats measures the pod's emptyDir volumes on disk; memory-backed
+// ones (tmpfs mounts) count as memory, not ephemeral storage, and are left
+// out.
+func (k *Kubelet) emptyDirStats(uid types.UID, now metav1.Time) []VolumeStats {
+	dir := filepath.Join(k.podDir(uid), "volumes", emptyDirPlugin)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []VolumeStats
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if !e.IsDir() || isMountPoint(path) {
+			continue
+		}
+		if fs := dirUsage(path, now); fs != nil {
+			out = append(out, VolumeStats{FsStats: *fs, Name: e.Name()})
+		}
+	}
+	return out
 }
 
 // statFs returns capacity and availability of the filesystem holding path.

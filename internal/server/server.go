@@ -26,6 +26,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/datastore"
 	"github.com/skiff-sh/skiff/internal/encryption"
 	"github.com/skiff-sh/skiff/internal/join"
+	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/openapi"
 	"github.com/skiff-sh/skiff/internal/pki"
 	"github.com/skiff-sh/skiff/internal/resources"
@@ -77,6 +78,9 @@ type Config struct {
 	// (--disable-agent); NodeName names its Node (default: the host name).
 	DisableAgent bool
 	NodeName     string
+	// Eviction sets the local agent's node-pressure thresholds
+	// (--eviction-hard).
+	Eviction kubelet.EvictionConfig
 	// DisableScheduler leaves the scheduler out (--disable-scheduler).
 	DisableScheduler bool
 	// SchedulerConfig is a KubeSchedulerConfiguration file; empty uses

@@ -13,7 +13,10 @@
 // NoExecute, and node.kubernetes.io/unschedulable:NoSchedule for cordoned
 // nodes. A node whose Ready condition is True carries none of them; in
 // particular the not-ready:NoSchedule taint that admission puts on every
-// new node is removed once the node reports Ready.
+// new node is removed once the node reports Ready. While the node reports
+// MemoryPressure, DiskPressure, PIDPressure or NetworkUnavailable True it
+// also carries node.kubernetes.io/memory-pressure, disk-pressure,
+// pid-pressure or network-unavailable with NoSchedule.
 //
 // Taint-based eviction runs on a second queue keyed by pod: a pod bound to
 // a node with NoExecute taints is deleted at once if it does not tolerate

@@ -29,6 +29,11 @@ const (
 	TaintUnreachable   = "node.kubernetes.io/unreachable"
 	TaintUnschedulable = "node.kubernetes.io/unschedulable"
 
+	TaintMemoryPressure     = corev1.TaintNodeMemoryPressure     // node.kubernetes.io/memory-pressure
+	TaintDiskPressure       = corev1.TaintNodeDiskPressure       // node.kubernetes.io/disk-pressure
+	TaintPIDPressure        = corev1.TaintNodePIDPressure        // node.kubernetes.io/pid-pressure
+	TaintNetworkUnavailable = corev1.TaintNodeNetworkUnavailable // node.kubernetes.io/network-unavailable
+
 	// LeaseNamespace holds the node heartbeats.
 	LeaseNamespace = "kube-node-lease"
 
@@ -341,14 +346,37 @@ func wantTaints(node *corev1.Node) []corev1.Taint {
 			corev1.Taint{Key: TaintUnreachable, Effect: corev1.TaintEffectNoSchedule},
 			corev1.Taint{Key: TaintUnreachable, Effect: corev1.TaintEffectNoExecute})
 	}
+	for _, c := range conditionTaints {
+		if cond := findCondition(node, c.condition); cond != nil && cond.Status == corev1.ConditionTrue {
+			out = append(out, corev1.Taint{Key: c.key, Effect: corev1.TaintEffectNoSchedule})
+		}
+	}
 	if node.Spec.Unschedulable {
 		out = append(out, corev1.Taint{Key: TaintUnschedulable, Effect: corev1.TaintEffectNoSchedule})
 	}
 	return out
 }
 
+// conditionTaints are the NoSchedule taints a node gets while it reports
+// the condition True, as upstream's taint-nodes-by-condition does. A node
+// found silent has these conditions set to Unknown, so it loses them.
+var conditionTaints = []struct {
+	condition corev1.NodeConditionType
+	key       string
+}{
+	{corev1.NodeMemoryPressure, TaintMemoryPressure},
+	{corev1.NodeDiskPressure, TaintDiskPressure},
+	{corev1.NodePIDPressure, TaintPIDPressure},
+	{corev1.NodeNetworkUnavailable, TaintNetworkUnavailable},
+}
+
 func owned(t corev1.Taint) bool {
-	return t.Key == TaintNotReady || t.Key == TaintUnreachable || t.Key == TaintUnschedulable
+	switch t.Key {
+	case TaintNotReady, TaintUnreachable, TaintUnschedulable,
+		TaintMemoryPressure, TaintDiskPressure, TaintPIDPressure, TaintNetworkUnavailable:
+		return true
+	}
+	return false
 }
 
 // reconcileTaints makes the controller-owned taints of node match

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,58 @@ func TestSyncNodeTaints(t *testing.T) {
 				if keys[i] != tt.want[i] {
 					t.Fatalf("taints = %v; want %v", keys, tt.want)
 				}
+			}
+		})
+	}
+}
+
+func TestSyncNodeConditionTaints(t *testing.T) {
+	withConds := func(ready corev1.ConditionStatus, conds map[corev1.NodeConditionType]corev1.ConditionStatus, taints ...corev1.Taint) *corev1.Node {
+		n := node(ready, taints...)
+		for _, typ := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeNetworkUnavailable} {
+			if st, ok := conds[typ]; ok {
+				n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: typ, Status: st})
+			}
+		}
+		return n
+	}
+	disk := corev1.Taint{Key: TaintDiskPressure, Effect: corev1.TaintEffectNoSchedule}
+	custom := corev1.Taint{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}
+	tests := []struct {
+		name string
+		node *corev1.Node
+		want []string
+	}{
+		{"disk pressure taints", withConds(corev1.ConditionTrue, map[corev1.NodeConditionType]corev1.ConditionStatus{
+			corev1.NodeMemoryPressure: corev1.ConditionFalse, corev1.NodeDiskPressure: corev1.ConditionTrue,
+		}), []string{TaintDiskPressure + ":NoSchedule"}},
+		{"disk pressure over removes the taint", withConds(corev1.ConditionTrue, map[corev1.NodeConditionType]corev1.ConditionStatus{
+			corev1.NodeDiskPressure: corev1.ConditionFalse,
+		}, disk, custom), []string{"dedicated:NoSchedule"}},
+		{"taint kept while pressure lasts", withConds(corev1.ConditionTrue, map[corev1.NodeConditionType]corev1.ConditionStatus{
+			corev1.NodeDiskPressure: corev1.ConditionTrue,
+		}, custom, disk), []string{"dedicated:NoSchedule", TaintDiskPressure + ":NoSchedule"}},
+		{"every pressure", withConds(corev1.ConditionTrue, map[corev1.NodeConditionType]corev1.ConditionStatus{
+			corev1.NodeMemoryPressure: corev1.ConditionTrue, corev1.NodeDiskPressure: corev1.ConditionTrue,
+			corev1.NodePIDPressure: corev1.ConditionTrue, corev1.NodeNetworkUnavailable: corev1.ConditionTrue,
+		}), []string{TaintMemoryPressure + ":NoSchedule", TaintDiskPressure + ":NoSchedule", TaintPIDPressure + ":NoSchedule", TaintNetworkUnavailable + ":NoSchedule"}},
+		{"unknown pressure is no pressure", withConds(corev1.ConditionUnknown, map[corev1.NodeConditionType]corev1.ConditionStatus{
+			corev1.NodeDiskPressure: corev1.ConditionUnknown,
+		}, disk), []string{TaintUnreachable + ":NoSchedule", TaintUnreachable + ":NoExecute"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, client, _ := newTest(t, testingclock.NewFakeClock(time.Now()), tt.node)
+			if _, err := c.SyncNode(context.Background(), "n1"); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := client.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+			var keys []string
+			for _, taint := range got.Spec.Taints {
+				keys = append(keys, taint.Key+":"+string(taint.Effect))
+			}
+			if strings.Join(keys, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("taints = %v; want %v", keys, tt.want)
 			}
 		})
 	}
