@@ -46,7 +46,7 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ar.SetImpersonatedUser(target)
 			u = target
 		}
-		if err := s.authorize(r, requestAttributes(r, u)); err != nil {
+		if err := s.authorizeRequest(r, requestAttributes(r, u)); err != nil {
 			ar.AddAnnotation(audit.AnnotationAuthzDecision, "forbid")
 			writeError(w, r, err)
 			return
@@ -55,6 +55,21 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(auth.WithUser(r.Context(), u))
 	}
 	s.route(w, r)
+}
+
+// authorizeRequest authorizes a request. As upstream since 1.35, a GET of
+// pods/exec, pods/attach or pods/portforward (how WebSocket clients
+// connect) also needs "create", the verb the same session has over SPDY.
+func (s *APIServer) authorizeRequest(r *http.Request, a auth.Attributes) error {
+	if err := s.authorize(r, a); err != nil {
+		return err
+	}
+	if a.ResourceRequest && a.APIGroup == "" && a.Resource == "pods" && a.Verb == "get" &&
+		(a.Subresource == "exec" || a.Subresource == "attach" || a.Subresource == "portforward") {
+		a.Verb = "create"
+		return s.authorize(r, a)
+	}
+	return nil
 }
 
 // authorize asks the authorizer and turns a denial into upstream's 403.
@@ -92,10 +107,9 @@ func forbidden(a auth.Attributes, reason string) error {
 	if reason != "" {
 		msg += ": " + reason
 	}
+	// The subresource is named in the message only: upstream says
+	// `pods "p" is forbidden: ... cannot get resource "pods/log"`.
 	gr := schema.GroupResource{Group: a.APIGroup, Resource: a.Resource}
-	if a.Subresource != "" {
-		gr.Resource += "/" + a.Subresource
-	}
 	return apierrors.NewForbidden(gr, a.Name, fmt.Errorf("%s", msg))
 }
 

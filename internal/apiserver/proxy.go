@@ -31,10 +31,10 @@ import (
 //	pods/portforward  GET, POST (upgrade) → /portForward/NS/POD
 //	nodes/NAME/proxy/PATH  any method → /PATH
 //
-// Upgrades (SPDY/3.1, and the WebSocket protocols of kubectl 1.30+) are
-// proxied as they are: the client and the container runtime's streaming
-// server negotiate the protocol end to end, and a client whose first
-// choice is refused falls back as it does against upstream.
+// SPDY/3.1 upgrades are proxied as they are: the client and the container
+// runtime's streaming server negotiate the protocol end to end. The
+// WebSocket protocols of kubectl 1.30+ are bridged to SPDY by the API
+// server (streamtranslate.go).
 //
 // The API server authenticates to agents with Config.KubeletClientCert
 // and, like upstream without --kubelet-certificate-authority, does not
@@ -66,12 +66,17 @@ func (c *KubeletClient) newTransport() *http.Transport {
 		ResponseHeaderTimeout: 0,
 		MaxIdleConnsPerHost:   10,
 		IdleConnTimeout:       90 * time.Second,
-		TLSClientConfig: &tls.Config{
-			Certificates: []tls.Certificate{c.Cert},
-			// Agents' serving certificates are self-signed; see above.
-			InsecureSkipVerify: true, //nolint:gosec
-			MinVersion:         tls.VersionTLS12,
-		},
+		TLSClientConfig:       c.tlsConfig(),
+	}
+}
+
+// tlsConfig is how the API server connects to agents.
+func (c *KubeletClient) tlsConfig() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{c.Cert},
+		// Agents' serving certificates are self-signed; see above.
+		InsecureSkipVerify: true, //nolint:gosec
+		MinVersion:         tls.VersionTLS12,
 	}
 }
 
@@ -351,6 +356,14 @@ func (s *APIServer) podStream(w http.ResponseWriter, r *http.Request, info reque
 	loc.Path = path
 	q.Del("container")
 	loc.RawQuery = q.Encode()
+	if translatable(r, info.Subresource) {
+		if info.Subresource == "portforward" {
+			s.tunnelPortForward(w, r, loc)
+		} else {
+			s.translateRemoteCommand(w, r, loc)
+		}
+		return
+	}
 	h := proxy.NewUpgradeAwareHandler(loc, s.cfg.Kubelet.transport(), false, true, proxyResponder{})
 	h.ServeHTTP(w, r)
 }

@@ -246,6 +246,27 @@ func TestSecurityRBACMatrix(t *testing.T) {
 		}
 	})
 
+	t.Run("exec needs create", func(t *testing.T) {
+		// A WebSocket exec is a GET, but since 1.35 upstream also asks for
+		// "create" on pods/exec: "get" alone is refused.
+		mustKubectl(t, "", "create", "role", "exec-get", "--verb=get", "--resource=pods/exec", "-n", nsA)
+		mustKubectl(t, "", "create", "rolebinding", "alice-exec-get", "--role=exec-get", "--user=alice", "-n", nsA)
+		waitCanI(t, alice, "yes", "get", "pods", "--subresource=exec", "-n", nsA)
+		path := "/api/v1/namespaces/" + nsA + "/pods/p1/exec?command=true&stdout=true"
+		st := expectStatus(t, doToken(t, tokenUsers["alice"].token, "GET", path, nil), http.StatusForbidden, metav1.StatusReasonForbidden)
+		if want := fmt.Sprintf(`pods "p1" is forbidden: User "alice" cannot create resource "pods/exec" in API group "" in the namespace %q`, nsA); st.Message != want {
+			t.Errorf("GET exec with get only: message %q; want %q", st.Message, want)
+		}
+		mustKubectl(t, "", "create", "role", "exec-create", "--verb=create", "--resource=pods/exec", "-n", nsA)
+		mustKubectl(t, "", "create", "rolebinding", "alice-exec-create", "--role=exec-create", "--user=alice", "-n", nsA)
+		waitCanI(t, alice, "yes", "create", "pods", "--subresource=exec", "-n", nsA)
+		// Authorized now: what remains is that p1 has no node.
+		st = expectStatus(t, doToken(t, tokenUsers["alice"].token, "GET", path, nil), http.StatusBadRequest, metav1.StatusReasonBadRequest)
+		if want := "pod p1 does not have a host assigned"; st.Message != want {
+			t.Errorf("GET exec with get and create: message %q; want %q", st.Message, want)
+		}
+	})
+
 	t.Run("edit", func(t *testing.T) {
 		if got := mustKubectlAs(t, bob, "create", "deployment", "d1", "--image=nginx", "-n", nsC); got != "deployment.apps/d1 created\n" {
 			t.Errorf("bob create deployment = %q", got)

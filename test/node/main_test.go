@@ -91,6 +91,8 @@ func runMain(m *testing.M) int {
 	suffix := hex.EncodeToString(rnd[:])
 	bridgeName = "skf" + suffix
 	cgroupRoot = "/skiff-e2e-" + suffix
+	// A pod network of its own, so two suites can run side by side.
+	clusterCIDR := fmt.Sprintf("10.%d.0.0/16", 100+int(rnd[0])%100)
 	defer cleanupHost()
 
 	bin = os.Getenv("SKIFF_BIN")
@@ -124,7 +126,8 @@ func runMain(m *testing.M) int {
 	}
 	serverURL := "https://127.0.0.1:" + strconv.Itoa(port)
 	srv, err := start(filepath.Join(tmp, "server.log"), bin, "server", "--data-dir", serverData,
-		"--https-listen-port", strconv.Itoa(port), "--bind-address", "127.0.0.1", "--disable-agent")
+		"--https-listen-port", strconv.Itoa(port), "--bind-address", "127.0.0.1", "--disable-agent",
+		"--cluster-cidr", clusterCIDR)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "node: starting the server:", err)
 		return 1
