@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -197,4 +199,57 @@ func TestWebSocketStreams(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestKubectlUsesWebSocket checks kubectl 1.33 gets its exec and
+// port-forward sessions over WebSocket (a GET answered 101) rather than
+// falling back to SPDY (a POST).
+func TestKubectlUsesWebSocket(t *testing.T) {
+	ns := newNamespace(t)
+	applyPod(t, ns, "ws", `  containers:
+  - name: httpd
+    image: `+BusyboxImage+`
+    imagePullPolicy: Never
+    command: ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www"]
+`)
+	waitPod(t, ns, "ws", "running", running)
+	bin := kubectlBin(t, "1.33")
+	upgraded := func(sub, log string) {
+		t.Helper()
+		re := regexp.MustCompile(`"Response" verb="GET" url="[^"]*/pods/ws/` + sub + `(\?[^"]*)?" status="101 Switching Protocols"`)
+		if !re.MatchString(log) || strings.Contains(log, `verb="POST"`) {
+			t.Errorf("kubectl %s did not upgrade to WebSocket; its log:\n%s", sub, log)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := kubectlCmd(ctx, bin, "-v=6", "-n", ns, "exec", "ws", "--", "echo", "hi")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil || out.String() != "hi\n" {
+		t.Fatalf("exec: %q, %v\n%s", out.String(), err, errb.String())
+	}
+	upgraded("exec", errb.String())
+
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := kubectlCmd(ctx, bin, "-v=6", "-n", ns, "port-forward", "pod/ws", strconv.Itoa(port)+":8080", "--address", "127.0.0.1")
+	var pfErr lockedBuffer
+	pf.Stderr = &pfErr
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = pf.Wait() }()
+	// The session is opened with the first connection.
+	poll(t, 30*time.Second, "a GET through port-forward", func() error {
+		body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil && body != "hi\n" {
+			err = fmt.Errorf("body %q", body)
+		}
+		return err
+	})
+	upgraded("portforward", pfErr.String())
 }
