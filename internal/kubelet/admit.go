@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiff-sh/skiff/internal/resources/nodematch"
 )
 
 // Admission on the node. Before a pod's first sandbox is created its
@@ -77,12 +79,19 @@ func (k *Kubelet) allocatable() corev1.ResourceList {
 	if k.cfg.Allocatable != nil {
 		return k.cfg.Allocatable
 	}
-	_, alloc := machineResources(k.cfg.RootDir)
+	_, alloc := k.machineResources()
 	return alloc
 }
 
-// machineResources returns the machine's capacity and allocatable.
-func machineResources(rootDir string) (capacity, allocatable corev1.ResourceList) {
+// machineResources returns the machine's capacity and allocatable: as
+// upstream, allocatable memory and ephemeral storage leave room for the
+// memory.available and nodefs.available hard eviction thresholds.
+func (k *Kubelet) machineResources() (capacity, allocatable corev1.ResourceList) {
+	cfg := &k.eviction.cfg
+	return machineResources(k.cfg.RootDir, cfg.threshold(SignalMemoryAvailable), cfg.threshold(SignalNodeFsAvailable))
+}
+
+func machineResources(rootDir string, memoryReserve, diskReserve Threshold) (capacity, allocatable corev1.ResourceList) {
 	capacity = corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
 		corev1.ResourcePods:   *resource.NewQuantity(MaxPods, resource.DecimalSI),
@@ -90,17 +99,25 @@ func machineResources(rootDir string) (capacity, allocatable corev1.ResourceList
 		"hugepages-2Mi":       resource.MustParse("0"),
 		corev1.ResourceMemory: *resource.NewQuantity(memTotal(), resource.BinarySI),
 	}
-	allocatable = capacity.DeepCopy()
-	mem := allocatable[corev1.ResourceMemory]
-	mem.Sub(evictionMemory)
-	if mem.Sign() < 0 {
-		mem = resource.MustParse("0")
-	}
-	allocatable[corev1.ResourceMemory] = mem
 	if disk := diskTotal(rootDir); disk > 0 {
 		capacity[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(disk, resource.BinarySI)
-		allocatable[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(disk-disk*evictionDiskPercent/100, resource.BinarySI)
 	}
+	allocatable = capacity.DeepCopy()
+	reserve := func(name corev1.ResourceName, t Threshold) {
+		c, ok := capacity[name]
+		if !ok {
+			return
+		}
+		var left int64
+		if q := t.quantity(c.Value()); q != nil {
+			left = max(0, c.Value()-q.Value())
+		} else {
+			left = c.Value()
+		}
+		allocatable[name] = *resource.NewQuantity(left, resource.BinarySI)
+	}
+	reserve(corev1.ResourceMemory, memoryReserve)
+	reserve(corev1.ResourceEphemeralStorage, diskReserve)
 	return capacity, allocatable
 }
 
@@ -124,11 +141,39 @@ func (k *Kubelet) admit(pod *corev1.Pod, hasSandbox bool) *stopOrder {
 			others = append(others, p)
 		}
 	}
+	if s := pressureRejects(pod, k.eviction.memoryPressure.Load(), k.eviction.diskPressure.Load()); s != nil {
+		return s
+	}
 	if s := fitsNode(pod, others, k.allocatable()); s != nil {
 		return s
 	}
 	a.admitted[pod.UID] = true
 	return nil
+}
+
+// pressureRejects is upstream's eviction admission: under node pressure
+// only critical pods are admitted, except that under MemoryPressure alone
+// pods that are not BestEffort (or tolerate the memory-pressure taint)
+// are too. The rejection's reason is Evicted.
+func pressureRejects(pod *corev1.Pod, memory, disk bool) *stopOrder {
+	if !memory && !disk {
+		return nil
+	}
+	if pod.Spec.Priority != nil && *pod.Spec.Priority >= systemCriticalPriority {
+		return nil
+	}
+	var conds []corev1.NodeConditionType
+	if memory {
+		conds = append(conds, corev1.NodeMemoryPressure)
+		taint := &corev1.Taint{Key: corev1.TaintNodeMemoryPressure, Effect: corev1.TaintEffectNoSchedule}
+		if !disk && (qosClass(pod) != corev1.PodQOSBestEffort || nodematch.Tolerated(pod.Spec.Tolerations, taint)) {
+			return nil
+		}
+	}
+	if disk {
+		conds = append(conds, corev1.NodeDiskPressure)
+	}
+	return &stopOrder{reason: "Evicted", message: fmt.Sprintf("The node had condition: %v. ", conds)}
 }
 
 // activePods returns the node's pods that are not terminal: API pods

@@ -20,19 +20,22 @@
 // status posted and the pod deleted with grace 0; a gone pod's sandboxes,
 // containers, volumes and cgroups are removed; otherwise the sandbox is
 // created if none is ready, volumes set up, init containers run in order
-// and app containers started or restarted by the restart policy with
+// (a restartable sidecar must be running and past its startup probe before
+// the next one starts; sidecars are stopped once the app containers are
+// done for good) and app containers started or restarted by the restart policy with
 // upstream's back-off (CrashLoopBackOff), and the status is computed
 // (status.go) and posted when it differs. The runtime is the source of
 // truth: sandboxes and containers carry the pod's UID and container name
 // as CRI labels, so an agent restart finds and adopts what runs.
 //
-// Before a pod's first sandbox, admit.go checks its requests against the
-// node's allocatable minus the admitted pods' (OutOfcpu, OutOfmemory,
-// OutOfpods rejections). static.go runs static pods from StaticPodDir with
+// Before a pod's first sandbox, admit.go refuses it under node pressure
+// (reason Evicted, as upstream) and checks its requests against the node's
+// allocatable minus the admitted pods' (OutOfcpu, OutOfmemory, OutOfpods
+// rejections); allocatable leaves room for the hard eviction thresholds. static.go runs static pods from StaticPodDir with
 // mirror pods in the API; pvc.go resolves persistentVolumeClaim volumes to
 // hostPath/local PVs; stats.go builds /stats/summary from CRI stats
-// (StatsSummary, StatsHandler); eviction.go evicts pods under memory
-// pressure and garbage-collects images. Admission rejections and
+// (StatsSummary, StatsHandler); eviction.go evicts pods under memory or
+// disk pressure (--eviction-hard signals) and garbage-collects images. Admission rejections and
 // evictions are stop orders the pod's worker carries out (phase Failed).
 //
 // RunAgent (agent.go) assembles a node: CNI configuration (package

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
@@ -39,13 +38,6 @@ const (
 	// MaxPods is the node's pods capacity.
 	MaxPods = 110
 )
-
-// Reservations subtracted from capacity to give allocatable: upstream's
-// default hard eviction thresholds (memory.available<100Mi,
-// nodefs.available<10%).
-var evictionMemory = resource.MustParse("100Mi")
-
-const evictionDiskPercent = 10
 
 // registerNode creates the Node, or adopts an existing one (an agent
 // restart) and refreshes its labels and status. It retries until it
@@ -118,7 +110,7 @@ func (k *Kubelet) nodeLabels() map[string]string {
 // nodeStatus computes the node's status from the machine and the runtime,
 // keeping transition times of conditions that did not change from old.
 func (k *Kubelet) nodeStatus(ctx context.Context, old corev1.NodeStatus) corev1.NodeStatus {
-	capacity, allocatable := machineResources(k.cfg.RootDir)
+	capacity, allocatable := k.machineResources()
 	if k.cfg.Allocatable != nil {
 		allocatable = k.cfg.Allocatable
 	}
