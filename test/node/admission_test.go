@@ -258,6 +258,9 @@ func skiffStartup(b *testing.B, n int) []time.Duration {
 		_ = client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		waitNamespaceEmpty(b, ns)
 		_ = client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+		// The next run starts once the runtime has let go of these pods
+		// too, so one run's teardown does not slow the next one down.
+		waitNoSandboxes(b, ns)
 	}()
 	// Pods are refused until the namespace's default service account exists.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
@@ -345,6 +348,27 @@ func waitNamespaceEmpty(b *testing.B, ns string) {
 		time.Sleep(500 * time.Millisecond) // polling interval
 	}
 	b.Logf("pods of %s still present after 5 minutes", ns)
+}
+
+// waitNoSandboxes waits until the runtime has no sandbox of namespace ns.
+func waitNoSandboxes(b *testing.B, ns string) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := cri.ListPodSandbox(context.Background(), &runtimeapi.ListPodSandboxRequest{})
+		left := 0
+		if err == nil {
+			for _, s := range resp.Items {
+				if s.Metadata.GetNamespace() == ns {
+					left++
+				}
+			}
+		}
+		if err == nil && left == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond) // polling interval
+	}
+	b.Logf("sandboxes of %s still present after 5 minutes", ns)
 }
 
 // rawCRIStartup runs n sandbox + container pairs at once directly
