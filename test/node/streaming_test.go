@@ -184,19 +184,23 @@ func TestKubectlLogsPrevious(t *testing.T) {
 	}
 }
 
-func TestKubectlExecAttachCp(t *testing.T) {
-	ns := newNamespace(t)
-	applyPod(t, ns, "shell", `  containers:
+// shellAndReader are the containers exec and attach tests use: c sleeps,
+// reader answers each line on its stdin with "got LINE".
+const shellAndReader = `  containers:
   - name: c
-    image: `+BusyboxImage+`
+    image: ` + BusyboxImage + `
     imagePullPolicy: Never
     command: ["sleep", "3600"]
   - name: reader
-    image: `+BusyboxImage+`
+    image: ` + BusyboxImage + `
     imagePullPolicy: Never
     stdin: true
     command: ["sh", "-c", "while read line; do echo got $line; done"]
-`)
+`
+
+func TestKubectlExecAttachCp(t *testing.T) {
+	ns := newNamespace(t)
+	applyPod(t, ns, "shell", shellAndReader)
 	waitPod(t, ns, "shell", "running", running)
 	for _, v := range kubectlVersions {
 		bin := kubectlBin(t, v)

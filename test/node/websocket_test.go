@@ -65,17 +65,7 @@ func (f *fixedSize) Next() *remotecommand.TerminalSize {
 
 func TestWebSocketStreams(t *testing.T) {
 	ns := newNamespace(t)
-	applyPod(t, ns, "ws", `  containers:
-  - name: c
-    image: `+BusyboxImage+`
-    imagePullPolicy: Never
-    command: ["sleep", "3600"]
-  - name: reader
-    image: `+BusyboxImage+`
-    imagePullPolicy: Never
-    stdin: true
-    command: ["sh", "-c", "while read line; do echo got $line; done"]
-  - name: httpd
+	applyPod(t, ns, "ws", shellAndReader+`  - name: httpd
     image: `+BusyboxImage+`
     imagePullPolicy: Never
     command: ["sh", "-c", "mkdir -p /www && echo hello through a websocket > /www/index.html && exec httpd -f -p 8080 -h /www"]
