@@ -35,7 +35,8 @@
 // mirror pods in the API; pvc.go resolves persistentVolumeClaim volumes to
 // hostPath/local PVs; stats.go builds /stats/summary from CRI stats
 // (StatsSummary, StatsHandler); eviction.go evicts pods under memory or
-// disk pressure (--eviction-hard signals) and garbage-collects images. Admission rejections and
+// disk pressure (--eviction-hard signals) or over their own local storage
+// limits (eviction_local.go) and garbage-collects images. Admission rejections and
 // evictions are stop orders the pod's worker carries out (phase Failed).
 //
 // RunAgent (agent.go) assembles a node: CNI configuration (package

@@ -19,10 +19,14 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// Node-pressure eviction and image garbage collection.
+// Node-pressure eviction, local storage limits and image garbage
+// collection.
 //
-// Every EvictionConfig.Period the manager reads the stats summary and
-// compares each eviction signal with its hard threshold (upstream's
+// Every EvictionConfig.Period the manager reads the stats summary. It
+// first evicts every pod using more local storage than its own limits
+// allow (an emptyDir's sizeLimit, limits.ephemeral-storage; see
+// eviction_local.go), whatever the node's pressure. Then it compares
+// each eviction signal with its hard threshold (upstream's
 // --eviction-hard; a signal is under its threshold when what is available
 // is less than the threshold's quantity or percentage of capacity):
 //
@@ -46,7 +50,8 @@ import (
 //     emptyDir volumes, as much of it as lies on the filesystem under
 //     pressure.
 //
-// At most one pod is evicted per pass (memory is looked at first). An
+// At most one pod is evicted per pass for pressure (memory is looked at
+// first), and none in a pass that evicted for local storage limits. An
 // evicted pod is stopped and failed with reason Evicted and upstream's
 // message. Static pods, critical pods (priority at least
 // system-cluster-critical's) and pods already being stopped are never
@@ -422,11 +427,18 @@ func (m *evictionManager) run(ctx context.Context) {
 	}
 }
 
-// synchronize does one pass: memory and disk pressure, at most one
-// eviction, and image garbage collection when its period has passed.
+// synchronize does one pass: local storage limits (eviction_local.go),
+// then memory and disk pressure with at most one eviction, none if a
+// local storage limit evicted a pod; then image garbage collection when
+// its period has passed.
 func (m *evictionManager) synchronize(ctx context.Context) {
 	if s, err := m.summary(ctx); err != nil {
 		m.k.log.Warn("eviction: reading stats", "err", err)
+	} else if len(m.evictLocalStorage(ctx, s)) > 0 {
+		// As upstream: the pressure conditions follow the summary, but
+		// eviction for pressure waits for the next pass.
+		m.memoryMet(s)
+		m.checkDisk(ctx, s, false)
 	} else {
 		evicted := m.checkMemory(ctx, s)
 		m.checkDisk(ctx, s, evicted == "")
@@ -448,19 +460,9 @@ func (m *evictionManager) synchronize(ctx context.Context) {
 // memory.available is under the threshold. It returns the evicted pod's
 // UID, or "".
 func (m *evictionManager) checkMemory(ctx context.Context, s *Summary) string {
-	obs := observe(s)
-	if _, ok := obs[SignalMemoryAvailable]; !ok {
-		return ""
-	}
-	ms, ok := m.met(obs, SignalMemoryAvailable)
+	ms, ok := m.memoryMet(s)
 	if !ok {
-		if m.memoryPressure.Swap(false) {
-			m.k.log.Info("memory pressure over", "available", obs[SignalMemoryAvailable].available)
-		}
 		return ""
-	}
-	if !m.memoryPressure.Swap(true) {
-		m.k.log.Warn("memory pressure", "available", ms.obs.available, "threshold", ms.threshold.String())
 	}
 	victim, container, usage, request := m.pickVictim(s)
 	if victim == nil {
@@ -474,6 +476,27 @@ func (m *evictionManager) checkMemory(ctx context.Context, s *Summary) string {
 	}
 	m.evict(ctx, victim, msg)
 	return string(victim.UID)
+}
+
+// memoryMet sets the memory pressure flag from the summary and returns
+// memory.available's reading and threshold when it is under it. A summary
+// without memory stats leaves the flag as it was.
+func (m *evictionManager) memoryMet(s *Summary) (metSignal, bool) {
+	obs := observe(s)
+	if _, ok := obs[SignalMemoryAvailable]; !ok {
+		return metSignal{}, false
+	}
+	ms, ok := m.met(obs, SignalMemoryAvailable)
+	if !ok {
+		if m.memoryPressure.Swap(false) {
+			m.k.log.Info("memory pressure over", "available", obs[SignalMemoryAvailable].available)
+		}
+		return metSignal{}, false
+	}
+	if !m.memoryPressure.Swap(true) {
+		m.k.log.Warn("memory pressure", "available", ms.obs.available, "threshold", ms.threshold.String())
+	}
+	return ms, true
 }
 
 // systemCriticalPriority is the priority of system-cluster-critical; pods
