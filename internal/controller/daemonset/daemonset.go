@@ -16,6 +16,7 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
@@ -32,6 +33,9 @@ type Config struct {
 	Pods       coreinformers.PodInformer
 	Nodes      coreinformers.NodeInformer
 	Revisions  appsinformers.ControllerRevisionInformer
+	// Recorder emits events; nil: an events.k8s.io broadcaster on Client,
+	// started by Run.
+	Recorder events.EventRecorder
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -51,10 +55,13 @@ type Controller struct {
 	nodes     corelisters.NodeLister
 	revisions appslisters.ControllerRevisionLister
 	expect    *expectations
-	clock     clock.WithTicker
-	log       *slog.Logger
-	workers   int
-	maxDelay  time.Duration
+	recorder  events.EventRecorder
+	// broadcaster is nil when Config.Recorder was given.
+	broadcaster events.EventBroadcasterAdapter
+	clock       clock.WithTicker
+	log         *slog.Logger
+	workers     int
+	maxDelay    time.Duration
 }
 
 // New builds a Controller; it starts nothing.
@@ -69,6 +76,7 @@ func New(cfg Config) *Controller {
 		nodes:     cfg.Nodes.Lister(),
 		revisions: cfg.Revisions.Lister(),
 		expect:    newExpectations(),
+		recorder:  cfg.Recorder,
 		clock:     cfg.Clock,
 		log:       cfg.Logger,
 		workers:   cfg.Workers,
@@ -84,6 +92,10 @@ func New(cfg Config) *Controller {
 	if c.workers <= 0 {
 		c.workers = 2
 	}
+	if c.recorder == nil {
+		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
+		c.recorder = c.broadcaster.NewRecorder("daemonset-controller")
+	}
 	return c
 }
 
@@ -91,6 +103,10 @@ func New(cfg Config) *Controller {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("daemonset", c.clock, 0, c.maxDelay)
+	if c.broadcaster != nil {
+		c.broadcaster.StartRecordingToSink(ctx.Done())
+		defer c.broadcaster.Shutdown()
+	}
 	handlers := []cache.ResourceEventHandler{
 		ctrlutil.EnqueueHandler(queue),
 		cache.ResourceEventHandlerFuncs{

@@ -2,10 +2,12 @@ package daemonset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,15 +20,17 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 )
 
 type fixture struct {
-	t      *testing.T
-	client *fake.Clientset
-	c      *Controller
-	clock  *clocktesting.FakeClock
+	t        *testing.T
+	client   *fake.Clientset
+	c        *Controller
+	clock    *clocktesting.FakeClock
+	recorder *events.FakeRecorder
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
@@ -42,10 +46,13 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 		return false, nil, nil
 	})
 	factory := informers.NewSharedInformerFactory(client, 0)
-	f := &fixture{t: t, client: client, clock: clocktesting.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
+	f := &fixture{t: t, client: client, clock: clocktesting.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		// Room for every event a test records without draining.
+		recorder: events.NewFakeRecorder(1000)}
 	apps, core := factory.Apps().V1(), factory.Core().V1()
 	f.c = New(Config{Client: client, DaemonSets: apps.DaemonSets(), Pods: core.Pods(), Nodes: core.Nodes(),
-		Revisions: apps.ControllerRevisions(), Clock: f.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Revisions: apps.ControllerRevisions(), Recorder: f.recorder, Clock: f.clock,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	f.refresh()
 	return f
 }
@@ -104,6 +111,40 @@ func (f *fixture) podNodes() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// wantEvents fails the test unless the events recorded since the last
+// call are exactly want, in order.
+func (f *fixture) wantEvents(step string, want ...string) {
+	f.t.Helper()
+	var got []string
+	for len(f.recorder.Events) > 0 {
+		got = append(got, <-f.recorder.Events)
+	}
+	if !slices.Equal(got, want) {
+		f.t.Errorf("%s: events\n\t%s\nwant\n\t%s", step, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+// setPhase sets the phase of the pod meant for node, as its kubelet
+// would, and returns the pod's name.
+func (f *fixture) setPhase(node string, phase corev1.PodPhase) string {
+	f.t.Helper()
+	pods, _ := f.client.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if nodeOf(p) != node {
+			continue
+		}
+		p.Status.Phase = phase
+		if _, err := f.client.CoreV1().Pods("ns").UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+			f.t.Fatal(err)
+		}
+		f.refresh()
+		return p.Name
+	}
+	f.t.Fatalf("no pod for node %s", node)
+	return ""
 }
 
 func (f *fixture) markAllReady() {
@@ -305,4 +346,79 @@ func TestPlacement(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestEvents(t *testing.T) {
+	f := newFixture(t, newDS(), node("a", worker), node("b", worker), node("c", worker))
+	f.sync()
+	f.wantEvents("create",
+		"Normal SuccessfulCreate Created pod: ds-1",
+		"Normal SuccessfulCreate Created pod: ds-2",
+		"Normal SuccessfulCreate Created pod: ds-3")
+
+	failed := f.setPhase("a", corev1.PodFailed)
+	f.sync()
+	f.wantEvents("failed pod",
+		"Warning FailedDaemonPod Found failed daemon pod ns/"+failed+" on node a, will try to kill it",
+		"Normal SuccessfulDelete Deleted pod: "+failed)
+	f.sync()
+	f.wantEvents("replacement", "Normal SuccessfulCreate Created pod: ds-4")
+
+	succeeded := f.setPhase("b", corev1.PodSucceeded)
+	f.sync()
+	f.wantEvents("succeeded pod",
+		"Normal SucceededDaemonPod Found succeeded daemon pod ns/"+succeeded+" on node b, will try to delete it",
+		"Normal SuccessfulDelete Deleted pod: "+succeeded)
+	f.sync()
+	f.wantEvents("replacement", "Normal SuccessfulCreate Created pod: ds-5")
+
+	// A pod on a node that no longer qualifies just goes, failed or not.
+	gone := f.setPhase("c", corev1.PodFailed)
+	if _, err := f.client.CoreV1().Nodes().Update(context.Background(), node("c", nil), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh()
+	f.sync()
+	f.wantEvents("node left", "Normal SuccessfulDelete Deleted pod: "+gone)
+	f.sync()
+	f.wantEvents("steady state")
+}
+
+func TestFailureEvents(t *testing.T) {
+	boom := func(f *fixture, verb string) {
+		f.client.PrependReactor(verb, "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
+			return true, nil, errors.New("boom")
+		})
+	}
+	t.Run("create", func(t *testing.T) {
+		f := newFixture(t, newDS(), node("a", worker))
+		boom(f, "create")
+		if _, err := f.c.Sync(context.Background(), "ns/ds"); err == nil {
+			t.Fatal("Sync succeeded; want the injected error")
+		}
+		f.wantEvents("create", "Warning FailedCreate Error creating: boom")
+	})
+	t.Run("delete", func(t *testing.T) {
+		f := newFixture(t, newDS(), node("a", worker))
+		f.sync()
+		name := f.setPhase("a", corev1.PodFailed)
+		f.wantEvents("setup", "Normal SuccessfulCreate Created pod: "+name)
+		boom(f, "delete")
+		if _, err := f.c.Sync(context.Background(), "ns/ds"); err == nil {
+			t.Fatal("Sync succeeded; want the injected error")
+		}
+		f.wantEvents("delete",
+			"Warning FailedDaemonPod Found failed daemon pod ns/"+name+" on node a, will try to kill it",
+			"Warning FailedDelete Error deleting: boom")
+	})
+	t.Run("selecting all", func(t *testing.T) {
+		ds := newDS()
+		ds.Spec.Selector = &metav1.LabelSelector{}
+		f := newFixture(t, ds, node("a", worker))
+		f.sync()
+		f.wantEvents("sync", "Warning SelectingAll This daemon set is selecting all pods. A non-empty selector is required.")
+		if got := f.podNodes(); len(got) != 0 {
+			t.Errorf("pods on %v; want none", got)
+		}
+	})
 }

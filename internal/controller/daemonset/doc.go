@@ -16,6 +16,15 @@
 // new pod first, deleting the old once the new one is available);
 // OnDelete waits for the user to delete pods.
 //
+// Events on the set, as upstream's daemonset-controller records them:
+// SuccessfulCreate "Created pod: <name>", FailedCreate "Error creating:
+// <err>", SuccessfulDelete "Deleted pod: <name>", FailedDelete "Error
+// deleting: <err>", FailedDaemonPod / SucceededDaemonPod when a finished
+// pod is deleted from a node that should keep the daemon, and
+// SelectingAll for an empty selector. Upstream's FailedPlacement reported
+// a node without room for the pod; here, as in current upstream, the
+// scheduler decides that, so it is not recorded.
+//
 // Pod names are generated, so creations and deletions are recorded as
 // expectations: a set is not acted on again until the cache has seen
 // them (or they expire).

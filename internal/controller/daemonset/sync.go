@@ -41,6 +41,10 @@ func (c *Controller) Sync(ctx context.Context, key string) (ctrlutil.Result, err
 	}
 	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
 	if err != nil || sel.Empty() {
+		if err == nil {
+			c.recorder.Eventf(ds, nil, corev1.EventTypeWarning, ReasonSelectingAll, "Sync",
+				"This daemon set is selecting all pods. A non-empty selector is required.")
+		}
 		c.log.Info("invalid selector, not syncing", "daemonset", key, "err", err)
 		return ctrlutil.Result{}, nil
 	}
@@ -87,6 +91,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (ctrlutil.Result, err
 	var syncErr error
 	if c.expect.satisfied(key, now) {
 		creates, deletes := r.plan(nodes)
+		c.finishedEvents(ds, r.finished)
 		syncErr = c.act(ctx, key, ds, r, creates, deletes)
 	}
 
@@ -124,6 +129,9 @@ type run struct {
 	// wait, if positive, is when to look again for a pod becoming
 	// available after minReadySeconds.
 	wait time.Duration
+	// finished are the failed and succeeded pods plan deletes from nodes
+	// where the daemon may keep running, so that they are replaced.
+	finished []*corev1.Pod
 }
 
 func olderFirst(a, b *corev1.Pod) bool {
@@ -201,6 +209,9 @@ func (r *run) plan(nodes []*corev1.Node) (creates []string, deletes []*corev1.Po
 		for _, p := range all {
 			if p.DeletionTimestamp == nil && (p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded) {
 				deletes = append(deletes, p) // replaced once gone
+				if mayContinue {
+					r.finished = append(r.finished, p)
+				}
 			}
 		}
 		switch {
@@ -325,16 +336,18 @@ func (c *Controller) act(ctx context.Context, key string, ds *appsv1.DaemonSet, 
 	var errs []error
 	for _, node := range creates {
 		pod := newPod(ds, r.hash, node)
-		_, err := c.client.CoreV1().Pods(ds.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		created, err := c.client.CoreV1().Pods(ds.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		if err != nil {
 			c.expect.observed(key, true) // no event will come
 			if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				continue
 			}
+			c.recorder.Eventf(ds, pod, corev1.EventTypeWarning, ReasonFailedCreate, "Create", "Error creating: %v", err)
 			errs = append(errs, fmt.Errorf("create pod on %s: %w", node, err))
 			continue
 		}
-		c.log.Info("created pod", "daemonset", key, "node", node)
+		c.recorder.Eventf(ds, created, corev1.EventTypeNormal, ReasonSuccessfulCreate, "Create", "Created pod: %s", created.Name)
+		c.log.Info("created pod", "daemonset", key, "pod", created.Name, "node", node)
 	}
 	seen := map[*corev1.Pod]bool{}
 	for _, p := range deletes {
@@ -348,11 +361,15 @@ func (c *Controller) act(ctx context.Context, key string, ds *appsv1.DaemonSet, 
 		})
 		if err != nil {
 			c.expect.observed(key, false)
+			// Not found, or a conflict on the UID precondition: the pod
+			// is already gone.
 			if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				c.recorder.Eventf(ds, p, corev1.EventTypeWarning, ReasonFailedDelete, "Delete", "Error deleting: %v", err)
 				errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
 			}
 			continue
 		}
+		c.recorder.Eventf(ds, p, corev1.EventTypeNormal, ReasonSuccessfulDelete, "Delete", "Deleted pod: %s", p.Name)
 		c.log.Info("deleted pod", "daemonset", key, "pod", p.Name, "node", nodeOf(p))
 	}
 	return errors.Join(errs...)

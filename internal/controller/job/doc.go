@@ -20,6 +20,15 @@
 // condition is added first; once no active pods and no uncounted pods
 // remain, Complete or Failed follows.
 //
+// Events on the Job, as upstream's job-controller records them:
+// SuccessfulCreate "Created pod: <name>", FailedCreate "Error creating:
+// <err>", SuccessfulDelete "Deleted pod: <name>", FailedDelete "Error
+// deleting: <err>", Suspended and Resumed, and on finishing either
+// Completed "Job completed" or a Warning with the Failed condition's reason
+// and message (BackoffLimitExceeded, DeadlineExceeded, PodFailurePolicy,
+// ...). Condition events are recorded only once the status write that sets
+// the condition succeeded.
+//
 // New builds a Controller and starts nothing; Run adds the informer
 // handlers, waits for the caches and runs the workers until its context
 // ends, returning after every worker stopped.

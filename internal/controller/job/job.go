@@ -16,6 +16,7 @@ import (
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/controller/internal/ctrlutil"
@@ -47,6 +48,9 @@ type Config struct {
 	Client kubernetes.Interface
 	Jobs   batchinformers.JobInformer
 	Pods   coreinformers.PodInformer
+	// Recorder emits events; nil: an events.k8s.io broadcaster on Client,
+	// started by Run.
+	Recorder events.EventRecorder
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -67,6 +71,8 @@ type Controller struct {
 	jobLister   batchlisters.JobLister
 	podInformer cache.SharedIndexInformer
 	podLister   corelisters.PodLister
+	recorder    events.EventRecorder
+	broadcaster events.EventBroadcasterAdapter // nil when Config.Recorder was given
 	clock       clock.WithTicker
 	log         *slog.Logger
 	workers     int
@@ -86,6 +92,7 @@ func New(cfg Config) *Controller {
 		jobLister:   cfg.Jobs.Lister(),
 		podInformer: cfg.Pods.Informer(),
 		podLister:   cfg.Pods.Lister(),
+		recorder:    cfg.Recorder,
 		clock:       cfg.Clock,
 		log:         cfg.Logger,
 		workers:     cfg.Workers,
@@ -110,6 +117,10 @@ func New(cfg Config) *Controller {
 	if c.backoffMax <= 0 {
 		c.backoffMax = DefaultBackoffMax
 	}
+	if c.recorder == nil {
+		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
+		c.recorder = c.broadcaster.NewRecorder("job-controller")
+	}
 	c.exp = &expectations{clock: c.clock, items: map[string]*expectation{}}
 	return c
 }
@@ -118,6 +129,10 @@ func New(cfg Config) *Controller {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("job", c.clock, 0, c.maxDelay)
+	if c.broadcaster != nil {
+		c.broadcaster.StartRecordingToSink(ctx.Done())
+		defer c.broadcaster.Shutdown()
+	}
 	jobReg, err := c.jobInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { enqueueObject(queue.Add, obj) },
 		UpdateFunc: func(_, obj any) { enqueueObject(queue.Add, obj) },

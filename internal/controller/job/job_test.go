@@ -2,18 +2,24 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 )
@@ -21,10 +27,11 @@ import (
 var t0 = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 
 type harness struct {
-	c      *Controller
-	client *fake.Clientset
-	clock  *clocktesting.FakeClock
-	inf    informers.SharedInformerFactory
+	c        *Controller
+	client   *fake.Clientset
+	clock    *clocktesting.FakeClock
+	inf      informers.SharedInformerFactory
+	recorder *events.FakeRecorder
 }
 
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
@@ -41,7 +48,8 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	})
 	inf := informers.NewSharedInformerFactory(client, 0)
 	clk := clocktesting.NewFakeClock(t0)
-	c := New(Config{Client: client, Jobs: inf.Batch().V1().Jobs(), Pods: inf.Core().V1().Pods(), Clock: clk})
+	rec := events.NewFakeRecorder(1000) // room for every event of a test
+	c := New(Config{Client: client, Jobs: inf.Batch().V1().Jobs(), Pods: inf.Core().V1().Pods(), Recorder: rec, Clock: clk})
 	for _, o := range objs {
 		var err error
 		switch o := o.(type) {
@@ -54,7 +62,27 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 			t.Fatal(err)
 		}
 	}
-	return &harness{c: c, client: client, clock: clk, inf: inf}
+	return &harness{c: c, client: client, clock: clk, inf: inf, recorder: rec}
+}
+
+// wantEvents fails the test unless the events recorded since the last
+// call are exactly want, in order.
+func (h *harness) wantEvents(t *testing.T, step string, want ...string) {
+	t.Helper()
+	var got []string
+	for len(h.recorder.Events) > 0 {
+		got = append(got, <-h.recorder.Events)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: events\n\t%s\nwant\n\t%s", step, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+// fail makes every verb request on resource fail with err.
+func (h *harness) fail(verb, resource string, err error) {
+	h.client.PrependReactor(verb, resource, func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, err
+	})
 }
 
 func (h *harness) sync(t *testing.T, job *batchv1.Job) (time.Duration, *batchv1.Job) {
@@ -155,6 +183,7 @@ func TestCreatesParallelismPods(t *testing.T) {
 	if got.Status.Active != 2 || got.Status.StartTime == nil {
 		t.Errorf("status active=%d startTime=%v; want 2, set", got.Status.Active, got.Status.StartTime)
 	}
+	h.wantEvents(t, "first sync", "Normal SuccessfulCreate Created pod: a-1", "Normal SuccessfulCreate Created pod: a-2")
 	// Expectations hold further creations until the pods are observed.
 	h.sync(t, got)
 	if n := len(h.created(t)); n != 0 {
@@ -204,6 +233,7 @@ func TestTrackingAndCompletion(t *testing.T) {
 	if h.count("patch", "pods") != 1 {
 		t.Errorf("finalizer patches = %d; want 1", h.count("patch", "pods"))
 	}
+	h.wantEvents(t, "success criteria met")
 
 	// 2: finalizer gone: counted, Complete.
 	p2 := p.DeepCopy()
@@ -217,12 +247,14 @@ func TestTrackingAndCompletion(t *testing.T) {
 	if condition(got, batchv1.JobComplete) == nil || got.Status.CompletionTime == nil {
 		t.Errorf("want Complete with completionTime: %+v", got.Status)
 	}
+	h.wantEvents(t, "complete", "Normal Completed Job completed")
 	// 3: counted once, however often it syncs.
 	h.inf.Batch().V1().Jobs().Informer().GetIndexer().Update(got)
 	_, got = h.sync(t, got)
 	if got.Status.Succeeded != 1 {
 		t.Errorf("succeeded=%d after resync; want 1", got.Status.Succeeded)
 	}
+	h.wantEvents(t, "resync")
 }
 
 func TestBackoffAndLimit(t *testing.T) {
@@ -284,6 +316,7 @@ func TestDeadline(t *testing.T) {
 	if h.count("delete", "pods") != 1 {
 		t.Errorf("deleted %d pods; want 1", h.count("delete", "pods"))
 	}
+	h.wantEvents(t, "deadline passed", "Normal SuccessfulDelete Deleted pod: d-1")
 	// Once the pod is gone the job is Failed.
 	h.inf.Core().V1().Pods().Informer().GetIndexer().Delete(running)
 	h.inf.Batch().V1().Jobs().Informer().GetIndexer().Update(got)
@@ -291,6 +324,7 @@ func TestDeadline(t *testing.T) {
 	if c := condition(got, batchv1.JobFailed); c == nil || c.Reason != ReasonDeadlineExceeded {
 		t.Errorf("want Failed DeadlineExceeded: %+v", got.Status.Conditions)
 	}
+	h.wantEvents(t, "failed", "Warning DeadlineExceeded Job was active longer than specified deadline")
 }
 
 func TestSuspend(t *testing.T) {
@@ -304,6 +338,19 @@ func TestSuspend(t *testing.T) {
 	if h.count("delete", "pods") != 1 || len(h.created(t)) != 0 || got.Status.Active != 0 {
 		t.Errorf("deletes=%d creates=%d active=%d; want 1, 0, 0", h.count("delete", "pods"), len(h.created(t)), got.Status.Active)
 	}
+	h.wantEvents(t, "suspend", "Normal SuccessfulDelete Deleted pod: s-1", "Normal Suspended Job suspended")
+
+	// Resumed: the pods come back, then the condition flips.
+	h.inf.Core().V1().Pods().Informer().GetIndexer().Delete(running)
+	h.c.exp.observe("ns/s", 0, 1) // as the pod informer's delete handler does
+	got.Spec.Suspend = ptr.To(false)
+	h.inf.Batch().V1().Jobs().Informer().GetIndexer().Update(got)
+	_, got = h.sync(t, got)
+	if c := findCondition(&got.Status, batchv1.JobSuspended); c == nil || c.Status != corev1.ConditionFalse || c.Reason != "JobResumed" {
+		t.Errorf("want Suspended False JobResumed: %+v", got.Status.Conditions)
+	}
+	h.wantEvents(t, "resume",
+		"Normal SuccessfulCreate Created pod: s-1", "Normal SuccessfulCreate Created pod: s-2", "Normal Resumed Job resumed")
 }
 
 func TestPodFailurePolicy(t *testing.T) {
@@ -356,4 +403,95 @@ func TestIndexSet(t *testing.T) {
 			t.Errorf("parseIndexes(%q) = %q; want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+func TestFinishedEvents(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*batchv1.Job)
+		want   []string
+	}{
+		{
+			name:   "completed",
+			mutate: func(j *batchv1.Job) { j.Status.Succeeded = 3 },
+			want:   []string{"Normal Completed Job completed"},
+		},
+		{
+			name:   "too many succeeded",
+			mutate: func(j *batchv1.Job) { j.Status.Succeeded = 4 },
+			want: []string{
+				"Warning TooManySucceededPods Too many succeeded pods running after completion count reached",
+				"Normal Completed Job completed",
+			},
+		},
+		{
+			name:   "backoff limit",
+			mutate: func(j *batchv1.Job) { j.Status.Failed = 2 },
+			want:   []string{"Warning BackoffLimitExceeded Job has reached the specified backoff limit"},
+		},
+		{
+			name: "pod failure policy",
+			// FailureTarget was set by an earlier sync; its pods are
+			// all counted now.
+			mutate: func(j *batchv1.Job) {
+				j.Status.Failed = 1
+				j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: ReasonPodFailurePolicy,
+					Message: "Container c for pod ns/p-2 failed with exit code 42 matching FailJob rule at index 1"}}
+			},
+			want: []string{"Warning PodFailurePolicy Container c for pod ns/p-2 failed with exit code 42 matching FailJob rule at index 1"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := newJob("f", tc.mutate)
+			h := newHarness(t, j)
+			_, got := h.sync(t, j)
+			if finishedCondition(got) == "" {
+				t.Fatalf("job not finished: %+v", got.Status.Conditions)
+			}
+			h.wantEvents(t, tc.name, tc.want...)
+		})
+	}
+}
+
+func TestEventsWaitForStatusWrite(t *testing.T) {
+	j := newJob("w", func(j *batchv1.Job) { j.Status.Succeeded = 3 })
+	h := newHarness(t, j)
+	h.fail("update", "jobs", apierrors.NewConflict(schema.GroupResource{Group: "batch", Resource: "jobs"}, "w", errors.New("stale")))
+	if _, err := h.c.Sync(context.Background(), "ns/w"); err == nil {
+		t.Fatal("Sync succeeded; want the conflict")
+	}
+	h.wantEvents(t, "lost status write")
+}
+
+func TestPodFailureEvents(t *testing.T) {
+	t.Run("create", func(t *testing.T) {
+		j := newJob("c", func(j *batchv1.Job) { j.Spec.Parallelism = ptr.To[int32](1) })
+		h := newHarness(t, j)
+		h.fail("create", "pods", errors.New("boom"))
+		if _, err := h.c.Sync(context.Background(), "ns/c"); err == nil {
+			t.Fatal("Sync succeeded; want the injected error")
+		}
+		h.wantEvents(t, "create", "Warning FailedCreate Error creating: boom")
+	})
+	t.Run("delete", func(t *testing.T) {
+		j := newJob("d", func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) })
+		h := newHarness(t, j, jobPod(j, "d-1", corev1.PodRunning, true, -1))
+		h.fail("delete", "pods", errors.New("boom"))
+		if _, err := h.c.Sync(context.Background(), "ns/d"); err == nil {
+			t.Fatal("Sync succeeded; want the injected error")
+		}
+		h.wantEvents(t, "delete", "Warning FailedDelete Error deleting: boom", "Normal Suspended Job suspended")
+	})
+	t.Run("already gone", func(t *testing.T) {
+		j := newJob("g", func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) })
+		p := jobPod(j, "g-1", corev1.PodRunning, false, -1)
+		h := newHarness(t, j)
+		// In the cache only: the API has no such pod.
+		if err := h.inf.Core().V1().Pods().Informer().GetIndexer().Add(p); err != nil {
+			t.Fatal(err)
+		}
+		h.sync(t, j)
+		h.wantEvents(t, "already gone", "Normal Suspended Job suspended")
+	})
 }

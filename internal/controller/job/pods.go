@@ -162,16 +162,23 @@ func (c *Controller) removeFinalizer(ctx context.Context, pod *corev1.Pod) error
 }
 
 // deletePod removes an unfinished pod the job no longer wants: its
-// finalizer first, so it is never counted, then the pod itself.
-func (c *Controller) deletePod(ctx context.Context, pod *corev1.Pod) error {
+// finalizer first, so it is never counted, then the pod itself. A pod
+// already gone is fine, and no event.
+func (c *Controller) deletePod(ctx context.Context, job *batchv1.Job, pod *corev1.Pod) error {
+	var err error
 	if hasFinalizer(pod) {
-		if err := c.removeFinalizer(ctx, pod); err != nil {
-			return err
-		}
+		err = c.removeFinalizer(ctx, pod)
 	}
-	err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
-	if apierrors.IsNotFound(err) {
+	if err == nil {
+		err = c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+	}
+	switch {
+	case err == nil:
+		c.recorder.Eventf(job, pod, corev1.EventTypeNormal, ReasonSuccessfulDelete, "Delete", "Deleted pod: %s", pod.Name)
+	case apierrors.IsNotFound(err):
 		return nil
+	default:
+		c.recorder.Eventf(job, pod, corev1.EventTypeWarning, ReasonFailedDelete, "Delete", "Error deleting: %v", err)
 	}
 	return err
 }

@@ -205,6 +205,10 @@ func (c *Controller) syncJob(ctx context.Context, key string, job *batchv1.Job, 
 	failed := int(st.Failed) + len(unc.Failed)
 	suspended := job.Spec.Suspend != nil && *job.Spec.Suspend
 
+	// notes are the events this sync records once the status that
+	// reports the same is written.
+	var notes []note
+
 	// Suspension and resumption.
 	if !suspended && st.StartTime == nil {
 		st.StartTime = &metav1.Time{Time: now}
@@ -212,6 +216,7 @@ func (c *Controller) syncJob(ctx context.Context, key string, job *batchv1.Job, 
 	if sc := findCondition(st, batchv1.JobSuspended); sc != nil && sc.Status == corev1.ConditionTrue && !suspended {
 		setCondition(st, batchv1.JobSuspended, corev1.ConditionFalse, "JobResumed", "Job resumed", now)
 		st.StartTime = &metav1.Time{Time: now}
+		notes = append(notes, note{corev1.EventTypeNormal, ReasonResumed, "Job resumed"})
 	}
 
 	// Has the Job met its end?
@@ -252,19 +257,23 @@ func (c *Controller) syncJob(ctx context.Context, key string, job *batchv1.Job, 
 	switch {
 	case tgt != nil:
 		// Ending: no pod keeps running.
-		errs = append(errs, c.deletePods(ctx, key, active)...)
+		errs = append(errs, c.deletePods(ctx, key, job, active)...)
 		if len(active) == 0 && len(unc.Succeeded) == 0 && len(unc.Failed) == 0 {
+			// Sync ends early for a finished Job, so this is the
+			// transition, reported once.
 			setCondition(st, tgt.final, corev1.ConditionTrue, tgt.reason, tgt.message, now)
 			if tgt.final == batchv1.JobComplete {
 				st.CompletionTime = &metav1.Time{Time: now}
 			}
+			notes = append(notes, finishedNotes(job, st, tgt)...)
 		}
 		active = nil
 	case suspended:
-		errs = append(errs, c.deletePods(ctx, key, active)...)
+		errs = append(errs, c.deletePods(ctx, key, job, active)...)
 		active = nil
 		if sc := findCondition(st, batchv1.JobSuspended); sc == nil || sc.Status != corev1.ConditionTrue {
 			setCondition(st, batchv1.JobSuspended, corev1.ConditionTrue, "JobSuspended", "Job suspended", now)
+			notes = append(notes, note{corev1.EventTypeNormal, ReasonSuspended, "Job suspended"})
 		}
 	case c.exp.satisfied(key):
 		var created, deleted int
@@ -295,6 +304,9 @@ func (c *Controller) syncJob(ctx context.Context, key string, job *batchv1.Job, 
 		if _, err := c.client.BatchV1().Jobs(job.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
 			return ctrlutil.Result{}, errors.Join(append(errs, fmt.Errorf("update status: %w", err))...)
 		}
+	}
+	for _, n := range notes {
+		c.recorder.Eventf(job, nil, n.eventtype, n.reason, "Sync", "%s", n.message)
 	}
 	// The status now records every pod in unfinalize: let them go.
 	if err := c.removeFinalizers(ctx, podsOf(unfinalize), nil); err != nil {
@@ -395,7 +407,7 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, a
 	}
 	c.exp.expect(key, toCreate, len(toDelete))
 	for _, p := range toDelete {
-		if err := c.deletePod(ctx, p.Pod); err != nil {
+		if err := c.deletePod(ctx, job, p.Pod); err != nil {
 			c.exp.observe(key, 0, 1)
 			errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
 			continue
@@ -408,15 +420,21 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, a
 			idx = indexes[n]
 			failures = lastIndexFailures(all, idx, job)
 		}
-		if _, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, newPod(job, idx, failures), metav1.CreateOptions{}); err != nil {
+		want := newPod(job, idx, failures)
+		p, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, want, metav1.CreateOptions{})
+		if err != nil {
 			// The rest would fail alike: stop, and lower the expectations
 			// by what will never be observed.
 			c.exp.observe(key, toCreate-n, 0)
+			if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+				c.recorder.Eventf(job, want, corev1.EventTypeWarning, ReasonFailedCreate, "Create", "Error creating: %v", err)
+			}
 			if !apierrors.IsAlreadyExists(err) {
 				errs = append(errs, fmt.Errorf("create pod: %w", err))
 			}
 			break
 		}
+		c.recorder.Eventf(job, p, corev1.EventTypeNormal, ReasonSuccessfulCreate, "Create", "Created pod: %s", p.Name)
 		created++
 	}
 	return created, deleted, wait, errs
@@ -439,14 +457,14 @@ func lastIndexFailures(all []*corev1.Pod, idx int, job *batchv1.Job) int {
 	return n
 }
 
-func (c *Controller) deletePods(ctx context.Context, key string, ps []*pod) []error {
+func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Job, ps []*pod) []error {
 	if len(ps) == 0 {
 		return nil
 	}
 	c.exp.expect(key, 0, len(ps))
 	var errs []error
 	for _, p := range ps {
-		if err := c.deletePod(ctx, p.Pod); err != nil {
+		if err := c.deletePod(ctx, job, p.Pod); err != nil {
 			c.exp.observe(key, 0, 1)
 			errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Name, err))
 		}

@@ -17,6 +17,15 @@
 // WhenDeleted is Delete, a condemned pod owns them when WhenScaled is
 // Delete, and the garbage collector does the deleting.
 //
+// Events on the set, as upstream's statefulset-controller records them:
+// SuccessfulCreate/FailedCreate, SuccessfulUpdate/FailedUpdate (identity
+// labels, claims of an existing pod) and SuccessfulDelete/FailedDelete
+// for pods ("create Pod web-0 in StatefulSet web successful"),
+// SuccessfulCreate/FailedCreate for claims ("create Claim data-web-0 Pod
+// web-0 in StatefulSet web success"), and RecreatingFailedPod /
+// RecreatingTerminatedPod before a finished pod is replaced. A pod already
+// gone, or one the cache had not yet seen, is no failure and no event.
+//
 // Handlers only enqueue the set's namespace/name; Sync is level-based and
 // reads listers. Pod names are fixed, so creating twice on a stale cache
 // is an AlreadyExists, not a duplicate, and no expectations are needed.

@@ -15,6 +15,7 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
@@ -32,6 +33,9 @@ type Config struct {
 	Pods         coreinformers.PodInformer
 	Claims       coreinformers.PersistentVolumeClaimInformer
 	Revisions    appsinformers.ControllerRevisionInformer
+	// Recorder emits events; nil: an events.k8s.io broadcaster on Client,
+	// started by Run.
+	Recorder events.EventRecorder
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
 	// Logger defaults to slog.Default().
@@ -50,10 +54,13 @@ type Controller struct {
 	pods      corelisters.PodLister
 	claims    corelisters.PersistentVolumeClaimLister
 	revisions appslisters.ControllerRevisionLister
-	clock     clock.WithTicker
-	log       *slog.Logger
-	workers   int
-	maxDelay  time.Duration
+	recorder  events.EventRecorder
+	// broadcaster is nil when Config.Recorder was given.
+	broadcaster events.EventBroadcasterAdapter
+	clock       clock.WithTicker
+	log         *slog.Logger
+	workers     int
+	maxDelay    time.Duration
 }
 
 // New builds a Controller; it starts nothing.
@@ -67,6 +74,7 @@ func New(cfg Config) *Controller {
 		pods:      cfg.Pods.Lister(),
 		claims:    cfg.Claims.Lister(),
 		revisions: cfg.Revisions.Lister(),
+		recorder:  cfg.Recorder,
 		clock:     cfg.Clock,
 		log:       cfg.Logger,
 		workers:   cfg.Workers,
@@ -82,6 +90,10 @@ func New(cfg Config) *Controller {
 	if c.workers <= 0 {
 		c.workers = 5
 	}
+	if c.recorder == nil {
+		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
+		c.recorder = c.broadcaster.NewRecorder("statefulset-controller")
+	}
 	return c
 }
 
@@ -89,6 +101,10 @@ func New(cfg Config) *Controller {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("statefulset", c.clock, 0, c.maxDelay)
+	if c.broadcaster != nil {
+		c.broadcaster.StartRecordingToSink(ctx.Done())
+		defer c.broadcaster.Shutdown()
+	}
 	handlers := []cache.ResourceEventHandler{
 		ctrlutil.EnqueueHandler(queue),
 		cache.ResourceEventHandlerFuncs{

@@ -2,10 +2,12 @@ package statefulset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,28 +19,33 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 )
 
 type fixture struct {
-	t       *testing.T
-	client  *fake.Clientset
-	factory informers.SharedInformerFactory
-	c       *Controller
-	clock   *clocktesting.FakeClock
+	t        *testing.T
+	client   *fake.Clientset
+	factory  informers.SharedInformerFactory
+	c        *Controller
+	clock    *clocktesting.FakeClock
+	recorder *events.FakeRecorder
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
 	client := fake.NewClientset(objs...)
 	f := &fixture{t: t, client: client, factory: informers.NewSharedInformerFactory(client, 0),
-		clock: clocktesting.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
+		clock: clocktesting.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		// Room for every event a test records without draining.
+		recorder: events.NewFakeRecorder(1000)}
 	apps, core := f.factory.Apps().V1(), f.factory.Core().V1()
 	f.c = New(Config{Client: client, StatefulSets: apps.StatefulSets(), Pods: core.Pods(),
 		Claims: core.PersistentVolumeClaims(), Revisions: apps.ControllerRevisions(),
-		Clock: f.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Recorder: f.recorder, Clock: f.clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	f.refresh()
 	return f
 }
@@ -85,6 +92,42 @@ func (f *fixture) sync() {
 	f.t.Helper()
 	if _, err := f.c.Sync(context.Background(), "ns/web"); err != nil {
 		f.t.Fatalf("Sync: %v", err)
+	}
+	f.refresh()
+}
+
+// events drains the events recorded so far, oldest first.
+func (f *fixture) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-f.recorder.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+// wantEvents fails the test unless the events recorded since the last
+// drain are exactly want, in order.
+func (f *fixture) wantEvents(step string, want ...string) {
+	f.t.Helper()
+	if got := f.events(); !slices.Equal(got, want) {
+		f.t.Errorf("%s: events\n\t%s\nwant\n\t%s", step, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+// setPhase sets the named pod's phase, as its kubelet would.
+func (f *fixture) setPhase(name string, phase corev1.PodPhase) {
+	f.t.Helper()
+	p, err := f.client.CoreV1().Pods("ns").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p.Status.Phase = phase
+	if _, err := f.client.CoreV1().Pods("ns").UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		f.t.Fatal(err)
 	}
 	f.refresh()
 }
@@ -345,5 +388,113 @@ func TestOrdinalOf(t *testing.T) {
 		if got := ordinalOf(set, name); got != want {
 			t.Errorf("ordinalOf(%q) = %d; want %d", name, got, want)
 		}
+	}
+}
+
+func TestEvents(t *testing.T) {
+	f := newFixture(t, newSet(2, appsv1.ParallelPodManagement))
+	f.sync()
+	f.wantEvents("scale up",
+		"Normal SuccessfulCreate create Claim data-web-0 Pod web-0 in StatefulSet web success",
+		"Normal SuccessfulCreate create Pod web-0 in StatefulSet web successful",
+		"Normal SuccessfulCreate create Claim data-web-1 Pod web-1 in StatefulSet web success",
+		"Normal SuccessfulCreate create Pod web-1 in StatefulSet web successful")
+
+	f.setPhase("web-1", corev1.PodFailed)
+	f.sync()
+	f.wantEvents("failed pod",
+		"Warning RecreatingFailedPod StatefulSet ns/web is recreating failed Pod web-1",
+		"Normal SuccessfulDelete delete Pod web-1 in StatefulSet web successful")
+	f.sync()
+	// The claim outlives the pod: only the pod is created again.
+	f.wantEvents("replacement", "Normal SuccessfulCreate create Pod web-1 in StatefulSet web successful")
+
+	f.setPhase("web-0", corev1.PodSucceeded)
+	f.sync()
+	f.wantEvents("succeeded pod",
+		"Normal RecreatingTerminatedPod StatefulSet ns/web is recreating terminated Pod web-0",
+		"Normal SuccessfulDelete delete Pod web-0 in StatefulSet web successful")
+	f.sync()
+	f.wantEvents("replacement", "Normal SuccessfulCreate create Pod web-0 in StatefulSet web successful")
+
+	f.updateSet(func(s *appsv1.StatefulSet) { s.Spec.Replicas = ptr.To[int32](1) })
+	f.sync()
+	f.wantEvents("scale down", "Normal SuccessfulDelete delete Pod web-1 in StatefulSet web successful")
+	f.sync()
+	f.wantEvents("steady state")
+}
+
+func TestIdentityRepairEvent(t *testing.T) {
+	set := newSet(1, appsv1.ParallelPodManagement)
+	// OnDelete: the pod, at no known revision, is not rolled.
+	set.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
+	// web-0 as an older controller left it: owned, without its
+	// identity labels or claim.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-0",
+		Labels:          map[string]string{"app": "web"},
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(set, kind)}}}
+	f := newFixture(t, set, pod)
+	f.sync()
+	f.wantEvents("repair",
+		"Normal SuccessfulUpdate update Pod web-0 in StatefulSet web successful",
+		"Normal SuccessfulCreate create Claim data-web-0 Pod web-0 in StatefulSet web success")
+}
+
+func TestFailureEvents(t *testing.T) {
+	boom := func(verb, resource string) func(*fixture) {
+		return func(f *fixture) {
+			f.client.PrependReactor(verb, resource, func(clienttesting.Action) (bool, runtime.Object, error) {
+				return true, nil, errors.New("boom")
+			})
+		}
+	}
+	tests := []struct {
+		name    string
+		prepare func(*fixture) // before the failing sync
+		fail    func(*fixture)
+		want    []string
+	}{
+		{
+			name: "claim create",
+			fail: boom("create", "persistentvolumeclaims"),
+			want: []string{
+				"Warning FailedCreate create Claim data-web-0 for Pod web-0 in StatefulSet web failed error: boom",
+				"Warning FailedCreate create Pod web-0 in StatefulSet web failed error: create claim data-web-0: boom",
+			},
+		},
+		{
+			name: "pod create",
+			fail: boom("create", "pods"),
+			want: []string{
+				"Normal SuccessfulCreate create Claim data-web-0 Pod web-0 in StatefulSet web success",
+				"Warning FailedCreate create Pod web-0 in StatefulSet web failed error: boom",
+			},
+		},
+		{
+			name: "pod delete",
+			prepare: func(f *fixture) {
+				f.sync()
+				f.setPhase("web-0", corev1.PodFailed)
+				f.events()
+			},
+			fail: boom("delete", "pods"),
+			want: []string{
+				"Warning RecreatingFailedPod StatefulSet ns/web is recreating failed Pod web-0",
+				"Warning FailedDelete delete Pod web-0 in StatefulSet web failed error: boom",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, newSet(1, appsv1.ParallelPodManagement))
+			if tc.prepare != nil {
+				tc.prepare(f)
+			}
+			tc.fail(f)
+			if _, err := f.c.Sync(context.Background(), "ns/web"); err == nil {
+				t.Fatal("Sync succeeded; want the injected error")
+			}
+			f.wantEvents(tc.name, tc.want...)
+		})
 	}
 }

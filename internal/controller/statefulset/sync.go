@@ -194,9 +194,10 @@ func (r *run) reconcile(ctx context.Context, pods []*corev1.Pod) error {
 			}
 			pod := newPod(set, tmpl, rev.Name, ord)
 			if err := r.ensureClaims(ctx, pod, ord, false); err != nil {
+				r.c.podEvent(set, actionCreate, pod, err)
 				return err
 			}
-			_, err := r.c.client.CoreV1().Pods(set.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+			created, err := r.c.client.CoreV1().Pods(set.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 			switch {
 			case apierrors.IsAlreadyExists(err):
 				// The cache is behind; the pod's event brings us back.
@@ -207,8 +208,10 @@ func (r *run) reconcile(ctx context.Context, pods []*corev1.Pod) error {
 			case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 				return nil
 			case err != nil:
+				r.c.podEvent(set, actionCreate, pod, err)
 				return fmt.Errorf("create pod %s: %w", pod.Name, err)
 			}
+			r.c.podEvent(set, actionCreate, created, nil)
 			r.c.log.Info("created pod", "statefulset", klog(set), "pod", pod.Name)
 			r.created = append(r.created, pod)
 			if r.monotonic {
@@ -218,6 +221,7 @@ func (r *run) reconcile(ctx context.Context, pods []*corev1.Pod) error {
 		}
 		if finished(p) && !terminating(p) {
 			// A failed or completed pod is replaced.
+			r.c.recreateEvent(set, p)
 			if err := r.deletePod(ctx, p); err != nil {
 				return err
 			}
@@ -229,12 +233,19 @@ func (r *run) reconcile(ctx context.Context, pods []*corev1.Pod) error {
 		if !identityMatches(set, p, ord) {
 			cp := p.DeepCopy()
 			setIdentityLabels(set, cp, ord)
-			if _, err := r.c.client.CoreV1().Pods(set.Namespace).Update(ctx, cp, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			_, err := r.c.client.CoreV1().Pods(set.Namespace).Update(ctx, cp, metav1.UpdateOptions{})
+			// A pod gone or changed since the cache saw it is no failure
+			// to report: the next sync looks again.
+			if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				r.c.podEvent(set, actionUpdate, p, err)
+			}
+			if err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("update pod %s identity: %w", p.Name, err)
 			}
 		}
 		if !terminating(p) {
 			if err := r.ensureClaims(ctx, p, ord, false); err != nil {
+				r.c.podEvent(set, actionUpdate, p, err)
 				return err
 			}
 		}
@@ -294,11 +305,15 @@ func (r *run) deletePod(ctx context.Context, p *corev1.Pod) error {
 	err := r.c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
 		Preconditions: &metav1.Preconditions{UID: &p.UID},
 	})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("delete pod %s: %w", p.Name, err)
-	}
-	if err == nil {
+	switch {
+	case err == nil:
+		r.c.podEvent(r.set, actionDelete, p, nil)
 		r.c.log.Info("deleted pod", "statefulset", klog(r.set), "pod", p.Name)
+	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		// Already gone (or replaced by a pod with another UID).
+	default:
+		r.c.podEvent(r.set, actionDelete, p, err)
+		return fmt.Errorf("delete pod %s: %w", p.Name, err)
 	}
 	return nil
 }
@@ -317,13 +332,22 @@ func (r *run) ensureClaims(ctx context.Context, pod *corev1.Pod, ordinal int, co
 			}
 			pvc := newClaim(set, t, ordinal)
 			pvc.OwnerReferences, _ = claimOwners(nil, set, pod, false)
-			_, err = r.c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
-			if err != nil && !apierrors.IsAlreadyExists(err) {
+			created, err := r.c.client.CoreV1().PersistentVolumeClaims(set.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
+			switch {
+			case apierrors.IsAlreadyExists(err):
+				// The cache is behind.
+			case err != nil:
+				r.c.claimEvent(set, actionCreate, pvc, pod, err)
 				return fmt.Errorf("create claim %s: %w", name, err)
+			default:
+				r.c.claimEvent(set, actionCreate, created, pod, nil)
 			}
 			continue
 		}
 		if err != nil {
+			if !condemned {
+				r.c.claimEvent(set, actionCreate, newClaim(set, t, ordinal), pod, err)
+			}
 			return err
 		}
 		if existing.DeletionTimestamp != nil {

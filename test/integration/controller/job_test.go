@@ -131,6 +131,10 @@ func TestJobBackoffLimit(t *testing.T) {
 			t.Errorf("pod %s keeps finalizers %v", p.Name, p.Finalizers)
 		}
 	}
+	waitEvent(t, s.Client, ns, wantEvent{kind: "Job", name: "fail", controller: "job-controller",
+		eventtype: corev1.EventTypeNormal, reason: "SuccessfulCreate", messagePrefix: "Created pod: fail-"})
+	waitEvent(t, s.Client, ns, wantEvent{kind: "Job", name: "fail", controller: "job-controller",
+		eventtype: corev1.EventTypeWarning, reason: "BackoffLimitExceeded", messagePrefix: "Job has reached the specified backoff limit"})
 }
 
 func TestIndexedJobCompletesEachIndexOnce(t *testing.T) {
@@ -178,6 +182,8 @@ func TestIndexedJobCompletesEachIndexOnce(t *testing.T) {
 	if len(seen) != 3 {
 		t.Errorf("indexes run: %v; want 0, 1, 2", seen)
 	}
+	waitEvent(t, s.Client, ns, wantEvent{kind: "Job", name: "ix", controller: "job-controller",
+		eventtype: corev1.EventTypeNormal, reason: "Completed", messagePrefix: "Job completed"})
 }
 
 func TestCronJobAfterDowntime(t *testing.T) {

@@ -91,6 +91,8 @@ func TestStatefulSet(t *testing.T) {
 
 	// Parallel: all at once, no readiness needed.
 	waitPods(t, c, ns, "par", "par-0", "par-1", "par-2")
+	waitEvent(t, c, ns, wantEvent{kind: "StatefulSet", name: "par", controller: "statefulset-controller",
+		eventtype: corev1.EventTypeNormal, reason: "SuccessfulCreate", messagePrefix: "create Pod par-2 in StatefulSet par successful"})
 
 	// OrderedReady: each pod waits for the one before it.
 	waitPods(t, c, ns, "web", "web-0")
@@ -150,6 +152,8 @@ func TestStatefulSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPods(t, c, ns, "web", "web-0")
+	waitEvent(t, c, ns, wantEvent{kind: "StatefulSet", name: "web", controller: "statefulset-controller",
+		eventtype: corev1.EventTypeNormal, reason: "SuccessfulDelete", messagePrefix: "delete Pod web-1 in StatefulSet web successful"})
 }
 
 func TestDaemonSetFollowsNodes(t *testing.T) {
@@ -207,6 +211,8 @@ func TestDaemonSetFollowsNodes(t *testing.T) {
 		})
 	}
 	waitNodes("ds-n1", "ds-n2")
+	waitEvent(t, c, ns, wantEvent{kind: "DaemonSet", name: "agent", controller: "daemonset-controller",
+		eventtype: corev1.EventTypeNormal, reason: "SuccessfulCreate", messagePrefix: "Created pod: agent-"})
 
 	mkNode("ds-n3", lbl)
 	waitNodes("ds-n1", "ds-n2", "ds-n3")
@@ -218,6 +224,8 @@ func TestDaemonSetFollowsNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitNodes("ds-n1", "ds-n3", "ds-other")
+	waitEvent(t, c, ns, wantEvent{kind: "DaemonSet", name: "agent", controller: "daemonset-controller",
+		eventtype: corev1.EventTypeNormal, reason: "SuccessfulDelete", messagePrefix: "Deleted pod: agent-"})
 
 	if err := c.CoreV1().Nodes().Delete(ctx, "ds-n1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
