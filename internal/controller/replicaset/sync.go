@@ -216,7 +216,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, rs *appsv1.
 			wg.Go(func() {
 				err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 				if err == nil {
-					c.recorder.Eventf(rs, nil, corev1.EventTypeNormal, "SuccessfulDelete", "Delete", "Deleted pod: %s", p.Name)
+					c.recorder.Eventf(rs, p, corev1.EventTypeNormal, "SuccessfulDelete", "Delete", "Deleted pod: %s", p.Name)
 					mu.Lock()
 					deleted = append(deleted, p)
 					mu.Unlock()
@@ -253,7 +253,7 @@ func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error
 	created, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	switch {
 	case err == nil:
-		c.recorder.Eventf(rs, nil, corev1.EventTypeNormal, "SuccessfulCreate", "Create", "Created pod: %s", created.Name)
+		c.recorder.Eventf(rs, created, corev1.EventTypeNormal, "SuccessfulCreate", "Create", "Created pod: %s", created.Name)
 		return nil
 	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 		return errNamespaceTerminating
