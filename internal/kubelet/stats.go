@@ -399,6 +399,11 @@ func (k *Kubelet) emptyDirStats(uid types.UID, now metav1.Time) []VolumeStats {
 			continue
 		}
 		if fs := dirUsage(path, now); fs != nil {
+			// As upstream's volume metrics: usage under the directory, and
+			// the capacity of the filesystem holding it.
+			if info := statFs(path, now); info != nil {
+				fs.CapacityBytes, fs.AvailableBytes, fs.Inodes, fs.InodesFree = info.CapacityBytes, info.AvailableBytes, info.Inodes, info.InodesFree
+			}
 			out = append(out, VolumeStats{FsStats: *fs, Name: e.Name()})
 		}
 	}

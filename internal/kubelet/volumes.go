@@ -95,14 +95,26 @@ func (w *podWorker) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.
 	}
 	switch {
 	case v.EmptyDir != nil:
-		if err := os.MkdirAll(path, 0o777); err != nil {
-			return err
+		// 0777 once, at creation (past the umask), as upstream: a later
+		// resync must not undo a chmod from inside the pod, nor clear the
+		// sticky bit of a tmpfs root.
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			if err := os.MkdirAll(path, 0o777); err != nil {
+				return err
+			}
+			if err := os.Chmod(path, 0o777); err != nil {
+				return err
+			}
 		}
-		_ = os.Chmod(path, 0o777)
 		if v.EmptyDir.Medium == corev1.StorageMediumMemory && !isMountPoint(path) {
-			opts := "mode=0777"
-			if v.EmptyDir.SizeLimit != nil && !v.EmptyDir.SizeLimit.IsZero() {
-				opts += ",size=" + strconv.FormatInt(v.EmptyDir.SizeLimit.Value(), 10)
+			// No mode option: the tmpfs root keeps its 1777, as upstream's.
+			var allocatable int64
+			if q, ok := w.k.allocatable()[corev1.ResourceMemory]; ok {
+				allocatable = q.Value()
+			}
+			var opts string
+			if size := emptyDirMemorySize(allocatable, pod, v.EmptyDir); size > 0 {
+				opts = "size=" + strconv.FormatInt(size, 10)
 			}
 			if err := syscall.Mount("tmpfs", path, "tmpfs", 0, opts); err != nil {
 				return fmt.Errorf("mounting tmpfs: %w", err)
@@ -154,6 +166,44 @@ func (w *podWorker) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.
 		return writeAtomic(path, files)
 	}
 	return nil
+}
+
+// emptyDirMemorySize is the size of a memory-backed emptyDir's tmpfs, as
+// upstream sizes it: the node's allocatable memory, or the pod's memory
+// limit when it has one and it is smaller, or the volume's sizeLimit when
+// set and smaller still.
+func emptyDirMemorySize(allocatable int64, pod *corev1.Pod, ed *corev1.EmptyDirVolumeSource) int64 {
+	size := allocatable
+	if limit := podMemoryLimit(pod); limit > 0 && (size <= 0 || limit <= size) {
+		size = limit
+	}
+	if ed.SizeLimit != nil {
+		if limit := ed.SizeLimit.Value(); limit > 0 && (size <= 0 || limit <= size) {
+			size = limit
+		}
+	}
+	return size
+}
+
+// podMemoryLimit is the memory limit upstream gives the pod's cgroup: the
+// containers' limits added up as podRequests adds requests (app
+// containers and sidecars, or the largest init container step, plus the
+// overhead), and 0 (none) unless every container declares one.
+func podMemoryLimit(pod *corev1.Pod) int64 {
+	limits := pod.DeepCopy()
+	for _, c := range allContainers(limits) {
+		q, ok := c.Resources.Limits[corev1.ResourceMemory]
+		if !ok || q.IsZero() {
+			return 0
+		}
+		c.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: q}
+	}
+	limits.Spec.Overhead = corev1.ResourceList{}
+	if q, ok := pod.Spec.Overhead[corev1.ResourceMemory]; ok {
+		limits.Spec.Overhead[corev1.ResourceMemory] = q
+	}
+	total := podRequests(limits)[corev1.ResourceMemory]
+	return total.Value()
 }
 
 // checkHostPath applies the hostPath volume's type check, creating the
