@@ -36,6 +36,18 @@ func (b *backoff) waiting(key string, since, now time.Time) (bool, time.Duration
 	return now.Sub(since) < e.delay, e.delay
 }
 
+// sinceUpdate reports whether key is held back at now counting from its
+// last recorded attempt (upstream's IsInBackOffSinceUpdate, which image
+// pulls use), and when it may go ahead.
+func (b *backoff) sinceUpdate(key string, now time.Time) (bool, time.Time) {
+	e, ok := b.entries[key]
+	if !ok || now.Sub(e.lastUpdate) > 2*backoffMax {
+		return false, now
+	}
+	at := e.lastUpdate.Add(e.delay)
+	return now.Before(at), at
+}
+
 // retryAt is when a restart for key, held back since the event at since,
 // may go ahead.
 func (b *backoff) retryAt(key string, since time.Time) time.Time {

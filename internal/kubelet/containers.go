@@ -100,10 +100,10 @@ func (w *podWorker) sandboxConfig(pod *corev1.Pod, attempt uint32) (*runtimeapi.
 			}
 			sysctls[s.Name] = s.Value
 		}
-		supGroups = append(supGroups, sc.SupplementalGroups...)
 		if sc.FSGroup != nil {
 			supGroups = append(supGroups, *sc.FSGroup)
 		}
+		supGroups = append(supGroups, sc.SupplementalGroups...)
 		if sc.RunAsUser != nil {
 			runAsUser = &runtimeapi.Int64Value{Value: *sc.RunAsUser}
 		}
@@ -279,7 +279,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sandbox
 	if err != nil {
 		return w.fail(pod, c, reasonCreateConfigError, err)
 	}
-	cfg, err := w.containerConfig(ctx, pod, c, attempt, imageRef)
+	cfg, err := w.containerConfig(ctx, pod, c, attempt, imageRef, w.podIPs(ctx, pod, sandbox.Id))
 	if err != nil {
 		return w.fail(pod, c, reasonCreateConfigError, err)
 	}
@@ -318,7 +318,8 @@ func (w *podWorker) fail(pod *corev1.Pod, c *corev1.Container, reason string, er
 
 // ensureImage applies the pull policy: it returns the image reference to
 // create from, or "" and when to try again, having recorded the waiting
-// reason (ErrImageNeverPull, ErrImagePull, then ImagePullBackOff).
+// reason (ErrImageNeverPull, ErrImagePull, then ImagePullBackOff until
+// the back-off since the failed pull has passed) and upstream's events.
 func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, time.Duration) {
 	spec := &runtimeapi.ImageSpec{Image: c.Image, UserSpecifiedImage: c.Image}
 	present := ""
@@ -334,43 +335,83 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 	}
 	if policy == corev1.PullNever {
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
-		w.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reasonErrImageNeverPull, Message: msg}
 		w.k.recorder.Event(pod, corev1.EventTypeWarning, reasonErrImageNeverPull, msg)
+		w.pullFailed(pod, c, reasonErrImageNeverPull, msg)
 		return "", 0
 	}
 	key := "pull/" + c.Name
 	now := w.k.clock.Now()
-	if held, _ := w.backoff.waiting(key, now, now); held {
-		if wt := w.waiting[c.Name]; wt.Reason == reasonErrImagePull || wt.Reason == reasonImagePullBackOff {
-			w.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reasonImagePullBackOff, Message: fmt.Sprintf("Back-off pulling image %q", c.Image)}
-			w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+	if held, at := w.backoff.sinceUpdate(key, now); held {
+		msg := fmt.Sprintf("Back-off pulling image %q", c.Image)
+		w.k.recorder.Event(pod, corev1.EventTypeNormal, "BackOff", msg)
+		// As upstream, the waiting message carries the last pull's
+		// error, which the waiting state holds until now.
+		switch prev := w.waiting[c.Name]; prev.Reason {
+		case reasonErrImagePull:
+			msg = fmt.Sprintf("%s: %s: %s", msg, prev.Reason, prev.Message)
+		case reasonImagePullBackOff:
+			msg = prev.Message
 		}
-		return "", w.backoff.retryAt(key, now).Sub(now)
+		w.pullFailed(pod, c, reasonImagePullBackOff, msg)
+		return "", at.Sub(now)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
-	start := w.k.clock.Now()
 	resp, err := w.k.cfg.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec})
 	if err != nil {
-		w.backoff.next(key, now)
-		w.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reasonErrImagePull, Message: err.Error()}
+		// A present image with policy Always does not run when the
+		// registry cannot be reached: the pull error stands, as upstream.
 		w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
-		// A present image with policy Always still runs when the
-		// registry cannot be reached? Upstream does not: the pull error
-		// stands, and so it does here.
-		return "", w.backoff.retryAt(key, now).Sub(now)
+		w.backoff.next(key, w.k.clock.Now())
+		w.pullFailed(pod, c, reasonErrImagePull, err.Error())
+		_, at := w.backoff.sinceUpdate(key, w.k.clock.Now())
+		return "", at.Sub(now)
 	}
 	w.backoff.reset(key)
-	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, w.k.clock.Since(start).Round(time.Millisecond))
+	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", c.Image, w.k.clock.Since(now).Round(time.Millisecond))
 	return resp.ImageRef, 0
 }
 
-// containerConfig is the CRI configuration of c.
-func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt uint32, imageRef string) (*runtimeapi.ContainerConfig, error) {
-	env, err := w.k.containerEnv(ctx, pod, c)
+// pullFailed records why c's image is not there as its waiting state,
+// and the "Error: REASON" event upstream records for it.
+func (w *podWorker) pullFailed(pod *corev1.Pod, c *corev1.Container, reason, msg string) {
+	w.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reason, Message: msg}
+	w.k.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
+}
+
+// podIPs are the pod's addresses for the downward API as upstream takes
+// them: the node's on the host network, else the sandbox's. The pod's
+// status has none yet when its first containers start.
+func (w *podWorker) podIPs(ctx context.Context, pod *corev1.Pod, sandboxID string) []string {
+	if pod.Spec.HostNetwork {
+		return []string{w.k.cfg.NodeIP.String()}
+	}
+	resp, err := w.k.cfg.Runtime.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: sandboxID})
+	if n := resp.GetStatus().GetNetwork(); err == nil && n.GetIp() != "" {
+		ips := []string{n.Ip}
+		for _, ip := range n.AdditionalIps {
+			ips = append(ips, ip.Ip)
+		}
+		return ips
+	}
+	var ips []string
+	for _, ip := range pod.Status.PodIPs {
+		ips = append(ips, ip.IP)
+	}
+	return ips
+}
+
+// containerConfig is the CRI configuration of c; podIPs are the pod's
+// addresses for its environment.
+func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt uint32, imageRef string, podIPs []string) (*runtimeapi.ContainerConfig, error) {
+	env, err := w.k.containerEnv(ctx, pod, c, podIPs)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.checkRunAsNonRoot(ctx, pod, c, imageRef); err != nil {
+	uid, username, err := w.imageUser(ctx, imageRef)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyRunAsNonRoot(pod, c, uid, username); err != nil {
 		return nil, err
 	}
 	mounts, err := w.containerMounts(pod, c)
@@ -423,13 +464,34 @@ func (w *podWorker) containerConfig(ctx context.Context, pod *corev1.Pod, c *cor
 		Tty:         c.TTY,
 		Linux: &runtimeapi.LinuxContainerConfig{
 			Resources:       w.k.linuxResources(pod, c),
-			SecurityContext: securityContext(pod, c),
+			SecurityContext: securityContext(pod, c, uid, username),
 		},
 	}, nil
 }
 
-// checkRunAsNonRoot refuses to run c as root when runAsNonRoot is set.
-func (w *podWorker) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container, imageRef string) error {
+// imageUser is the user imageRef runs as, as upstream reads it from the
+// runtime: a numeric uid, else a user name, else root.
+func (w *podWorker) imageUser(ctx context.Context, imageRef string) (*int64, string, error) {
+	st, err := w.k.cfg.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: imageRef}})
+	if err != nil {
+		return nil, "", err
+	}
+	if img := st.GetImage(); img != nil {
+		if img.Uid != nil {
+			uid := img.Uid.Value
+			return &uid, "", nil
+		}
+		if img.Username != "" {
+			return nil, img.Username, nil
+		}
+	}
+	return new(int64), "", nil
+}
+
+// verifyRunAsNonRoot refuses to run c as root when runAsNonRoot is set:
+// by its runAsUser, or else by its image's user (imageUID, or
+// imageUsername, which cannot be verified), with upstream's messages.
+func verifyRunAsNonRoot(pod *corev1.Pod, c *corev1.Container, imageUID *int64, imageUsername string) error {
 	nonRoot, uid := false, (*int64)(nil)
 	if sc := pod.Spec.SecurityContext; sc != nil {
 		if sc.RunAsNonRoot != nil {
@@ -448,21 +510,18 @@ func (w *podWorker) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *c
 	if !nonRoot {
 		return nil
 	}
+	podDesc := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
 	if uid != nil {
 		if *uid == 0 {
-			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
+			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podDesc, c.Name)
 		}
 		return nil
 	}
-	st, err := w.k.cfg.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: imageRef}})
-	if err != nil || st.Image == nil {
-		return fmt.Errorf("image status: %v", err)
-	}
 	switch {
-	case st.Image.Uid != nil && st.Image.Uid.Value == 0, st.Image.Uid == nil && (st.Image.Username == "" || st.Image.Username == "root"):
-		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
-	case st.Image.Uid == nil && st.Image.Username != "":
-		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", st.Image.Username, pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
+	case imageUID != nil && *imageUID == 0:
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", podDesc, c.Name)
+	case imageUID == nil && imageUsername != "":
+		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", imageUsername, podDesc, c.Name)
 	}
 	return nil
 }
@@ -481,8 +540,10 @@ var (
 )
 
 // securityContext maps the pod's and c's security contexts to CRI; the
-// container's settings win over the pod's.
-func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxContainerSecurityContext {
+// container's settings win over the pod's. Without a runAsUser the
+// container runs as its image's user (imageUID or imageUsername), passed
+// on as upstream does, so that a runAsGroup has a user to go with.
+func securityContext(pod *corev1.Pod, c *corev1.Container, imageUID *int64, imageUsername string) *runtimeapi.LinuxContainerSecurityContext {
 	out := &runtimeapi.LinuxContainerSecurityContext{
 		NamespaceOptions: namespaceOptions(pod),
 		MaskedPaths:      defaultMaskedPaths,
@@ -511,10 +572,10 @@ func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCont
 		if sc.RunAsGroup != nil {
 			out.RunAsGroup = &runtimeapi.Int64Value{Value: *sc.RunAsGroup}
 		}
-		out.SupplementalGroups = append(out.SupplementalGroups, sc.SupplementalGroups...)
 		if sc.FSGroup != nil {
 			out.SupplementalGroups = append(out.SupplementalGroups, *sc.FSGroup)
 		}
+		out.SupplementalGroups = append(out.SupplementalGroups, sc.SupplementalGroups...)
 		seccomp(sc.SeccompProfile)
 	}
 	if sc := c.SecurityContext; sc != nil {
@@ -547,6 +608,12 @@ func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCont
 			}
 		}
 		seccomp(sc.SeccompProfile)
+	}
+	if out.RunAsUser == nil {
+		if imageUID != nil {
+			out.RunAsUser = &runtimeapi.Int64Value{Value: *imageUID}
+		}
+		out.RunAsUsername = imageUsername
 	}
 	return out
 }

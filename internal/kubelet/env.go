@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -17,8 +18,9 @@ import (
 
 // containerEnv resolves c's environment in upstream's order: the service
 // variables, then envFrom sources, then env entries (later ones win;
-// $(VAR) references see earlier ones).
-func (k *Kubelet) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]corev1.EnvVar, error) {
+// $(VAR) references see earlier ones). podIPs are the pod's addresses
+// (status.podIP and status.podIPs), which its status may not have yet.
+func (k *Kubelet) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIPs []string) ([]corev1.EnvVar, error) {
 	var out []corev1.EnvVar
 	index := map[string]int{}
 	set := func(name, value string) {
@@ -77,7 +79,7 @@ func (k *Kubelet) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.C
 	for _, e := range c.Env {
 		value := expandVars(e.Value, vars)
 		if vf := e.ValueFrom; vf != nil {
-			v, skip, err := k.envValueFrom(ctx, pod, c, vf)
+			v, skip, err := k.envValueFrom(ctx, pod, c, vf, podIPs)
 			if err != nil {
 				return nil, err
 			}
@@ -94,12 +96,22 @@ func (k *Kubelet) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.C
 
 // envValueFrom resolves one valueFrom; skip is true for a missing optional
 // key.
-func (k *Kubelet) envValueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, vf *corev1.EnvVarSource) (string, bool, error) {
+func (k *Kubelet) envValueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, vf *corev1.EnvVarSource, podIPs []string) (string, bool, error) {
 	switch {
 	case vf.FieldRef != nil:
+		switch vf.FieldRef.FieldPath {
+		case "status.podIP":
+			if len(podIPs) == 0 {
+				return "", false, nil
+			}
+			return podIPs[0], false, nil
+		case "status.podIPs":
+			return strings.Join(podIPs, ","), false, nil
+		}
 		v, err := podFieldValue(pod, vf.FieldRef.FieldPath, k.cfg.NodeIP.String())
 		return v, false, err
 	case vf.ResourceFieldRef != nil:
+		pod, c := limitsForDownwardAPI(pod, c, k.allocatable())
 		v, err := resourceFieldValue(pod, c, vf.ResourceFieldRef)
 		return v, false, err
 	case vf.ConfigMapKeyRef != nil:
@@ -112,11 +124,9 @@ func (k *Kubelet) envValueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.C
 			}
 			return "", false, fmt.Errorf("configmap %q not found", ref.Name)
 		}
+		// Only data: upstream does not read binaryData into variables.
 		if v, ok := cm.Data[ref.Key]; ok {
 			return v, false, nil
-		}
-		if v, ok := cm.BinaryData[ref.Key]; ok {
-			return string(v), false, nil
 		}
 		if optional {
 			return "", true, nil
@@ -207,9 +217,38 @@ func formatMap(m map[string]string) string {
 	return b.String()
 }
 
+// limitsForDownwardAPI returns copies of pod and c whose app containers
+// without a CPU, memory or ephemeral-storage limit have the node's
+// allocatable as that limit, as upstream resolves resource fields.
+func limitsForDownwardAPI(pod *corev1.Pod, c *corev1.Container, allocatable corev1.ResourceList) (*corev1.Pod, *corev1.Container) {
+	merge := func(c *corev1.Container) {
+		if c.Resources.Limits == nil {
+			c.Resources.Limits = corev1.ResourceList{}
+		}
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
+			if q, ok := c.Resources.Limits[name]; ok && !q.IsZero() {
+				continue
+			}
+			if a, ok := allocatable[name]; ok {
+				c.Resources.Limits[name] = a.DeepCopy()
+			}
+		}
+	}
+	pod = pod.DeepCopy()
+	for i := range pod.Spec.Containers {
+		merge(&pod.Spec.Containers[i])
+	}
+	if c != nil {
+		c = c.DeepCopy()
+		merge(c)
+	}
+	return pod, c
+}
+
 // resourceFieldValue resolves limits.cpu, requests.memory and friends for
-// a container, in units of the divisor (rounded up), defaulting an unset
-// limit to the node's allocatable as upstream does.
+// a container, in units of the divisor (rounded up). An unset CPU or
+// memory limit is the machine's capacity here; containerEnv defaults
+// limits to the node's allocatable first, as upstream does.
 func resourceFieldValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, error) {
 	if ref.ContainerName != "" {
 		if found := findContainer(pod, ref.ContainerName); found != nil {
@@ -260,16 +299,20 @@ func (k *Kubelet) serviceEnv(ctx context.Context, pod *corev1.Pod) ([]corev1.Env
 	var svcs []corev1.Service
 	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
 		list, err := k.client.CoreV1().Services(pod.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.Everything().String()})
-		if err == nil {
-			svcs = append(svcs, list.Items...)
+		if err != nil {
+			k.log.Warn("listing services for environment variables", "namespace", pod.Namespace, "err", err)
+			return nil, errors.New("failed to list services when setting up env vars")
 		}
+		svcs = append(svcs, list.Items...)
 	}
 	if pod.Namespace != metav1.NamespaceDefault || (pod.Spec.EnableServiceLinks != nil && !*pod.Spec.EnableServiceLinks) {
 		if s, err := k.client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
 			svcs = append(svcs, *s)
 		}
 	}
-	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
+	// Stable: a "kubernetes" Service of the pod's own namespace, listed
+	// first, wins over the API server's, as upstream.
+	sort.SliceStable(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
 	var out []corev1.EnvVar
 	seen := map[string]bool{}
 	for _, s := range svcs {
