@@ -1,10 +1,13 @@
 package kubelet
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestPressureRejects(t *testing.T) {
@@ -71,5 +74,59 @@ func TestMachineResourcesReserveEvictionThresholds(t *testing.T) {
 		if c, a := capacity[name], alloc[name]; c.Cmp(a) != 0 {
 			t.Errorf("%s with no threshold: capacity %s, allocatable %s", name, c.String(), a.String())
 		}
+	}
+}
+
+func TestAwaitPodCIDR(t *testing.T) {
+	tests := []struct {
+		name     string
+		assignAt time.Duration // when the IPAM controller assigns; 0: never
+		want     string
+	}{
+		{"assigned after a second", time.Second, "10.42.7.0/24"},
+		{"never assigned: gives up after PodCIDRWait", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, clk := newTestKubelet(t, &fakeRuntime{}, &fakeImages{}, EvictionConfig{})
+			k.cfg.PodCIDRChanged = func(string) {}
+			node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+			if _, err := k.client.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan *corev1.Node, 1)
+			go func() { done <- k.awaitPodCIDR(context.Background(), node) }()
+			start := clk.Now()
+			for {
+				select {
+				case got := <-done:
+					if got.Spec.PodCIDR != tt.want {
+						t.Errorf("pod CIDR %q; want %q", got.Spec.PodCIDR, tt.want)
+					}
+					if waited := clk.Since(start); tt.want == "" && waited < PodCIDRWait {
+						t.Errorf("gave up after %s; want %s", waited, PodCIDRWait)
+					}
+					return
+				default:
+				}
+				if !clk.HasWaiters() {
+					time.Sleep(time.Millisecond) // let the poller reach its wait
+					continue
+				}
+				if tt.assignAt > 0 && clk.Since(start) >= tt.assignAt {
+					n, _ := k.client.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+					if n.Spec.PodCIDR == "" {
+						n.Spec.PodCIDR = "10.42.7.0/24"
+						if _, err := k.client.CoreV1().Nodes().Update(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if clk.Since(start) > 2*PodCIDRWait {
+					t.Fatal("still waiting long after PodCIDRWait")
+				}
+				clk.Step(250 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -124,7 +124,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if node, err := client.CoreV1().Nodes().Get(gctx, cfg.NodeName, metav1.GetOptions{}); err == nil && node.Spec.PodCIDR != "" {
 		podCIDR = node.Spec.PodCIDR
 	} else {
-		log.Info("node has no spec.podCIDR; using the default", "podCIDR", podCIDR)
+		log.Info("node has no spec.podCIDR yet; the default serves until it has", "podCIDR", podCIDR)
 	}
 	cancel()
 	writeCNI(podCIDR)

@@ -185,6 +185,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	node = k.awaitPodCIDR(ctx, node)
 	k.podCIDRSeen(node)
 	k.nodeUID = node.UID
 

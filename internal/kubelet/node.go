@@ -261,6 +261,36 @@ func statusChanged(old, cur corev1.NodeStatus) bool {
 	return !apiequality.Semantic.DeepEqual(a, b)
 }
 
+// PodCIDRWait bounds how long a new node waits for the node IPAM
+// controller to assign spec.podCIDR before it runs pods on the network it
+// configured at start (a cluster without the controller never assigns one).
+const PodCIDRWait = 30 * time.Second
+
+// awaitPodCIDR returns the node once it has a pod CIDR, or as it is after
+// PodCIDRWait. No pod may start on a network the assignment then changes:
+// the first sandbox gives the bridge its gateway address, and sandboxes
+// on the new range would then fail.
+func (k *Kubelet) awaitPodCIDR(ctx context.Context, node *corev1.Node) *corev1.Node {
+	if k.cfg.PodCIDRChanged == nil || node.Spec.PodCIDR != "" {
+		return node
+	}
+	k.log.Info("waiting for the node's pod CIDR", "atMost", PodCIDRWait)
+	deadline := k.clock.Now().Add(PodCIDRWait)
+	for k.clock.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return node
+		case <-k.clock.After(250 * time.Millisecond): // polling interval
+		}
+		n, err := k.client.CoreV1().Nodes().Get(ctx, k.cfg.NodeName, metav1.GetOptions{})
+		if err == nil && n.Spec.PodCIDR != "" {
+			return n
+		}
+	}
+	k.log.Warn("the node has no pod CIDR; pods run on the network configured at start", "after", PodCIDRWait)
+	return node
+}
+
 // podCIDRSeen tells the network layer about the node's pod CIDR.
 func (k *Kubelet) podCIDRSeen(node *corev1.Node) {
 	if k.cfg.PodCIDRChanged != nil && node.Spec.PodCIDR != "" {

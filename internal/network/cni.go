@@ -57,13 +57,15 @@ func (c CNIConfig) Render() ([]byte, error) {
 		defaultRoute = "::/0"
 	}
 	// hairpinMode and promiscMode together are refused by the plugin: only
-	// hairpin is set.
+	// hairpin is set. forceAddress lets a changed pod CIDR replace the
+	// bridge's old gateway address instead of failing every new sandbox.
 	br := map[string]any{
-		"type":        "bridge",
-		"bridge":      bridge,
-		"isGateway":   true,
-		"ipMasq":      true,
-		"hairpinMode": true,
+		"type":         "bridge",
+		"bridge":       bridge,
+		"isGateway":    true,
+		"forceAddress": true,
+		"ipMasq":       true,
+		"hairpinMode":  true,
 		"ipam": map[string]any{
 			"type":    "host-local",
 			"ranges":  [][]map[string]string{{{"subnet": prefix.Masked().String()}}},

@@ -14,11 +14,12 @@ func TestRender(t *testing.T) {
 	var got struct {
 		Name    string
 		Plugins []struct {
-			Type        string
-			Bridge      string
-			HairpinMode bool
-			PromiscMode bool
-			IPAM        struct {
+			Type         string
+			Bridge       string
+			HairpinMode  bool
+			PromiscMode  bool
+			ForceAddress bool
+			IPAM         struct {
 				Ranges  [][]struct{ Subnet string }
 				DataDir string
 			}
@@ -34,7 +35,7 @@ func TestRender(t *testing.T) {
 	if s := b.IPAM.Ranges[0][0].Subnet; s != "10.42.3.0/24" {
 		t.Errorf("subnet = %s; want 10.42.3.0/24", s)
 	}
-	if b.Bridge != "br1" || b.IPAM.DataDir != "/x" || !b.HairpinMode || b.PromiscMode {
+	if b.Bridge != "br1" || b.IPAM.DataDir != "/x" || !b.HairpinMode || b.PromiscMode || !b.ForceAddress {
 		t.Errorf("bridge = %+v", b)
 	}
 }
