@@ -113,14 +113,17 @@ func TestWebSocketStreams(t *testing.T) {
 	})
 
 	t.Run("tty and resize", func(t *testing.T) {
-		// The size may arrive just after the shell starts: wait for it.
-		script := `for i in $(seq 50); do s=$(stty size); [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"`
-		u := podURL("exec", &corev1.PodExecOptions{Container: "c", Command: []string{"sh", "-c", script}, Stdout: true, TTY: true})
+		// As kubectl exec -it: stdin and a terminal. The terminal and its
+		// size may be set up just after the shell starts: wait for them.
+		script := `for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"`
+		u := podURL("exec", &corev1.PodExecOptions{Container: "c", Command: []string{"sh", "-c", script}, Stdin: true, Stdout: true, TTY: true})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		stdin, stdinW := io.Pipe()
+		defer stdinW.Close()
 		var stdout bytes.Buffer
 		sizes := &fixedSize{ctx: ctx, size: remotecommand.TerminalSize{Width: 100, Height: 30}}
-		if err := stream(t, u, remotecommand.StreamOptions{Stdout: &stdout, Tty: true, TerminalSizeQueue: sizes}); err != nil {
+		if err := stream(t, u, remotecommand.StreamOptions{Stdin: stdin, Stdout: &stdout, Tty: true, TerminalSizeQueue: sizes}); err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.TrimSpace(stdout.String()); got != "30 100" {
