@@ -63,8 +63,7 @@ type Controller struct {
 	cjLister    batchlisters.CronJobLister
 	jobInformer cache.SharedIndexInformer
 	jobLister   batchlisters.JobLister
-	recorder    events.EventRecorder
-	broadcaster events.EventBroadcasterAdapter // nil when Config.Recorder was given
+	recorder    ctrlutil.Events
 	clock       clock.WithTicker
 	log         *slog.Logger
 	workers     int
@@ -79,7 +78,6 @@ func New(cfg Config) *Controller {
 		cjLister:    cfg.CronJobs.Lister(),
 		jobInformer: cfg.Jobs.Informer(),
 		jobLister:   cfg.Jobs.Lister(),
-		recorder:    cfg.Recorder,
 		clock:       cfg.Clock,
 		log:         cfg.Logger,
 		workers:     cfg.Workers,
@@ -95,20 +93,14 @@ func New(cfg Config) *Controller {
 	if c.workers <= 0 {
 		c.workers = 5
 	}
-	if c.recorder == nil {
-		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
-		c.recorder = c.broadcaster.NewRecorder("cronjob-controller")
-	}
+	c.recorder = ctrlutil.NewEvents(cfg.Client, cfg.Recorder, "cronjob-controller")
 	return c
 }
 
 // Run registers the event handlers, waits for the caches, and runs the
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	if c.broadcaster != nil {
-		c.broadcaster.StartRecordingToSink(ctx.Done())
-		defer c.broadcaster.Shutdown()
-	}
+	defer c.recorder.Start(ctx)()
 	queue := ctrlutil.NewQueue[string]("cronjob", c.clock, 0, c.maxDelay)
 	cjReg, err := c.cjInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { ctrlutil.EnqueueObject(queue, obj) },

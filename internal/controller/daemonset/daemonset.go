@@ -55,13 +55,11 @@ type Controller struct {
 	nodes     corelisters.NodeLister
 	revisions appslisters.ControllerRevisionLister
 	expect    *expectations
-	recorder  events.EventRecorder
-	// broadcaster is nil when Config.Recorder was given.
-	broadcaster events.EventBroadcasterAdapter
-	clock       clock.WithTicker
-	log         *slog.Logger
-	workers     int
-	maxDelay    time.Duration
+	recorder  ctrlutil.Events
+	clock     clock.WithTicker
+	log       *slog.Logger
+	workers   int
+	maxDelay  time.Duration
 }
 
 // New builds a Controller; it starts nothing.
@@ -76,7 +74,6 @@ func New(cfg Config) *Controller {
 		nodes:     cfg.Nodes.Lister(),
 		revisions: cfg.Revisions.Lister(),
 		expect:    newExpectations(),
-		recorder:  cfg.Recorder,
 		clock:     cfg.Clock,
 		log:       cfg.Logger,
 		workers:   cfg.Workers,
@@ -92,10 +89,7 @@ func New(cfg Config) *Controller {
 	if c.workers <= 0 {
 		c.workers = 2
 	}
-	if c.recorder == nil {
-		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
-		c.recorder = c.broadcaster.NewRecorder("daemonset-controller")
-	}
+	c.recorder = ctrlutil.NewEvents(cfg.Client, cfg.Recorder, "daemonset-controller")
 	return c
 }
 
@@ -103,10 +97,7 @@ func New(cfg Config) *Controller {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("daemonset", c.clock, 0, c.maxDelay)
-	if c.broadcaster != nil {
-		c.broadcaster.StartRecordingToSink(ctx.Done())
-		defer c.broadcaster.Shutdown()
-	}
+	defer c.recorder.Start(ctx)()
 	handlers := []cache.ResourceEventHandler{
 		ctrlutil.EnqueueHandler(queue),
 		cache.ResourceEventHandlerFuncs{

@@ -51,8 +51,7 @@ type Controller struct {
 	rsLister    appslisters.ReplicaSetLister
 	podInformer cache.SharedIndexInformer
 	podLister   corelisters.PodLister
-	recorder    events.EventRecorder
-	broadcaster events.EventBroadcasterAdapter // nil when Config.Recorder was given
+	recorder    ctrlutil.Events
 	clock       clock.WithTicker
 	log         *slog.Logger
 	workers     int
@@ -73,7 +72,6 @@ func New(cfg Config) *Controller {
 		rsLister:    cfg.ReplicaSets.Lister(),
 		podInformer: cfg.Pods.Informer(),
 		podLister:   cfg.Pods.Lister(),
-		recorder:    cfg.Recorder,
 		clock:       cfg.Clock,
 		log:         cfg.Logger,
 		workers:     cfg.Workers,
@@ -89,10 +87,7 @@ func New(cfg Config) *Controller {
 	if c.workers <= 0 {
 		c.workers = 5
 	}
-	if c.recorder == nil {
-		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
-		c.recorder = c.broadcaster.NewRecorder("deployment-controller")
-	}
+	c.recorder = ctrlutil.NewEvents(cfg.Client, cfg.Recorder, "deployment-controller")
 	return c
 }
 
@@ -100,10 +95,7 @@ func New(cfg Config) *Controller {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	c.queue = ctrlutil.NewQueue[string]("deployment", c.clock, 0, c.maxDelay)
-	if c.broadcaster != nil {
-		c.broadcaster.StartRecordingToSink(ctx.Done())
-		defer c.broadcaster.Shutdown()
-	}
+	defer c.recorder.Start(ctx)()
 	type reg struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandlerFuncs

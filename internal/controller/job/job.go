@@ -71,8 +71,7 @@ type Controller struct {
 	jobLister   batchlisters.JobLister
 	podInformer cache.SharedIndexInformer
 	podLister   corelisters.PodLister
-	recorder    events.EventRecorder
-	broadcaster events.EventBroadcasterAdapter // nil when Config.Recorder was given
+	recorder    ctrlutil.Events
 	clock       clock.WithTicker
 	log         *slog.Logger
 	workers     int
@@ -92,7 +91,6 @@ func New(cfg Config) *Controller {
 		jobLister:   cfg.Jobs.Lister(),
 		podInformer: cfg.Pods.Informer(),
 		podLister:   cfg.Pods.Lister(),
-		recorder:    cfg.Recorder,
 		clock:       cfg.Clock,
 		log:         cfg.Logger,
 		workers:     cfg.Workers,
@@ -117,10 +115,7 @@ func New(cfg Config) *Controller {
 	if c.backoffMax <= 0 {
 		c.backoffMax = DefaultBackoffMax
 	}
-	if c.recorder == nil {
-		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
-		c.recorder = c.broadcaster.NewRecorder("job-controller")
-	}
+	c.recorder = ctrlutil.NewEvents(cfg.Client, cfg.Recorder, "job-controller")
 	c.exp = &expectations{clock: c.clock, items: map[string]*expectation{}}
 	return c
 }
@@ -129,10 +124,7 @@ func New(cfg Config) *Controller {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("job", c.clock, 0, c.maxDelay)
-	if c.broadcaster != nil {
-		c.broadcaster.StartRecordingToSink(ctx.Done())
-		defer c.broadcaster.Shutdown()
-	}
+	defer c.recorder.Start(ctx)()
 	jobReg, err := c.jobInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { enqueueObject(queue.Add, obj) },
 		UpdateFunc: func(_, obj any) { enqueueObject(queue.Add, obj) },

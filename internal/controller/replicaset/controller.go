@@ -67,15 +67,14 @@ type Controller struct {
 	// podIndex is the pod informer's indexer with controllerIndex, or nil
 	// when the index could not be added (an informer already started):
 	// then every sync lists the namespace's pods.
-	podIndex    cache.Indexer
-	recorder    events.EventRecorder
-	broadcaster events.EventBroadcasterAdapter // nil when Config.Recorder was given
-	clock       clock.WithTicker
-	log         *slog.Logger
-	workers     int
-	maxDelay    time.Duration
-	burst       int
-	exp         *expectations
+	podIndex cache.Indexer
+	recorder ctrlutil.Events
+	clock    clock.WithTicker
+	log      *slog.Logger
+	workers  int
+	maxDelay time.Duration
+	burst    int
+	exp      *expectations
 
 	// queue is built by Run; handlers enqueue through enqueue, which
 	// drops keys until then (tests call Sync directly).
@@ -88,7 +87,6 @@ func New(cfg Config) (*Controller, error) {
 		client:      cfg.Client,
 		podInformer: cfg.Pods.Informer(),
 		podLister:   cfg.Pods.Lister(),
-		recorder:    cfg.Recorder,
 		clock:       cfg.Clock,
 		log:         cfg.Logger,
 		workers:     cfg.Workers,
@@ -116,10 +114,7 @@ func New(cfg Config) (*Controller, error) {
 	if c.burst <= 0 {
 		c.burst = DefaultBurstReplicas
 	}
-	if c.recorder == nil {
-		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
-		c.recorder = c.broadcaster.NewRecorder(c.name + "-controller")
-	}
+	c.recorder = ctrlutil.NewEvents(cfg.Client, cfg.Recorder, c.name+"-controller")
 	c.exp = newExpectations(c.clock)
 	c.podIndex = addControllerIndex(c.podInformer)
 	return c, nil
@@ -129,10 +124,7 @@ func New(cfg Config) (*Controller, error) {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	c.queue = ctrlutil.NewQueue[string](c.name, c.clock, 0, c.maxDelay)
-	if c.broadcaster != nil {
-		c.broadcaster.StartRecordingToSink(ctx.Done())
-		defer c.broadcaster.Shutdown()
-	}
+	defer c.recorder.Start(ctx)()
 	wInf := c.kind.informer()
 	wReg, err := wInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueObj,

@@ -54,13 +54,11 @@ type Controller struct {
 	pods      corelisters.PodLister
 	claims    corelisters.PersistentVolumeClaimLister
 	revisions appslisters.ControllerRevisionLister
-	recorder  events.EventRecorder
-	// broadcaster is nil when Config.Recorder was given.
-	broadcaster events.EventBroadcasterAdapter
-	clock       clock.WithTicker
-	log         *slog.Logger
-	workers     int
-	maxDelay    time.Duration
+	recorder  ctrlutil.Events
+	clock     clock.WithTicker
+	log       *slog.Logger
+	workers   int
+	maxDelay  time.Duration
 }
 
 // New builds a Controller; it starts nothing.
@@ -74,7 +72,6 @@ func New(cfg Config) *Controller {
 		pods:      cfg.Pods.Lister(),
 		claims:    cfg.Claims.Lister(),
 		revisions: cfg.Revisions.Lister(),
-		recorder:  cfg.Recorder,
 		clock:     cfg.Clock,
 		log:       cfg.Logger,
 		workers:   cfg.Workers,
@@ -90,10 +87,7 @@ func New(cfg Config) *Controller {
 	if c.workers <= 0 {
 		c.workers = 5
 	}
-	if c.recorder == nil {
-		c.broadcaster = events.NewEventBroadcasterAdapter(cfg.Client)
-		c.recorder = c.broadcaster.NewRecorder("statefulset-controller")
-	}
+	c.recorder = ctrlutil.NewEvents(cfg.Client, cfg.Recorder, "statefulset-controller")
 	return c
 }
 
@@ -101,10 +95,7 @@ func New(cfg Config) *Controller {
 // workers until ctx ends. It returns once every worker has stopped.
 func (c *Controller) Run(ctx context.Context) error {
 	queue := ctrlutil.NewQueue[string]("statefulset", c.clock, 0, c.maxDelay)
-	if c.broadcaster != nil {
-		c.broadcaster.StartRecordingToSink(ctx.Done())
-		defer c.broadcaster.Shutdown()
-	}
+	defer c.recorder.Start(ctx)()
 	handlers := []cache.ResourceEventHandler{
 		ctrlutil.EnqueueHandler(queue),
 		cache.ResourceEventHandlerFuncs{

@@ -1,6 +1,7 @@
 // Package ctrlutil holds the small pieces every Skiff controller shares: the
 // worker loop around a rate-limited work queue, with panics turned into
-// errors and a result type that says how a key is requeued.
+// errors and a result type that says how a key is requeued, the handlers
+// that enqueue keys, and the event recorder.
 package ctrlutil
 
 import (
@@ -12,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 )
@@ -121,4 +124,31 @@ func EnqueueHandler(q workqueue.TypedInterface[string]) cache.ResourceEventHandl
 		UpdateFunc: func(_, obj any) { EnqueueObject(q, obj) },
 		DeleteFunc: func(obj any) { EnqueueObject(q, obj) },
 	}
+}
+
+// Events is a controller's event recorder: the one its Config gave, or
+// one of its own on an events.k8s.io broadcaster that Start runs.
+type Events struct {
+	events.EventRecorder
+	broadcaster events.EventBroadcasterAdapter // nil when given
+}
+
+// NewEvents returns given as the recorder or, when it is nil, a recorder
+// for component that writes through client once started.
+func NewEvents(client kubernetes.Interface, given events.EventRecorder, component string) Events {
+	if given != nil {
+		return Events{EventRecorder: given}
+	}
+	b := events.NewEventBroadcasterAdapter(client)
+	return Events{EventRecorder: b.NewRecorder(component), broadcaster: b}
+}
+
+// Start writes the recorded events until ctx ends; the returned function
+// stops the broadcaster.
+func (e Events) Start(ctx context.Context) (stop func()) {
+	if e.broadcaster == nil {
+		return func() {}
+	}
+	e.broadcaster.StartRecordingToSink(ctx.Done())
+	return e.broadcaster.Shutdown
 }
