@@ -111,8 +111,7 @@ func (k *Kubelet) envValueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.C
 		v, err := podFieldValue(pod, vf.FieldRef.FieldPath, k.cfg.NodeIP.String())
 		return v, false, err
 	case vf.ResourceFieldRef != nil:
-		pod, c := limitsForDownwardAPI(pod, c, k.allocatable())
-		v, err := resourceFieldValue(pod, c, vf.ResourceFieldRef)
+		v, err := resourceFieldValue(pod, c, vf.ResourceFieldRef, k.allocatable())
 		return v, false, err
 	case vf.ConfigMapKeyRef != nil:
 		ref := vf.ConfigMapKeyRef
@@ -217,39 +216,10 @@ func formatMap(m map[string]string) string {
 	return b.String()
 }
 
-// limitsForDownwardAPI returns copies of pod and c whose app containers
-// without a CPU, memory or ephemeral-storage limit have the node's
-// allocatable as that limit, as upstream resolves resource fields.
-func limitsForDownwardAPI(pod *corev1.Pod, c *corev1.Container, allocatable corev1.ResourceList) (*corev1.Pod, *corev1.Container) {
-	merge := func(c *corev1.Container) {
-		if c.Resources.Limits == nil {
-			c.Resources.Limits = corev1.ResourceList{}
-		}
-		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
-			if q, ok := c.Resources.Limits[name]; ok && !q.IsZero() {
-				continue
-			}
-			if a, ok := allocatable[name]; ok {
-				c.Resources.Limits[name] = a.DeepCopy()
-			}
-		}
-	}
-	pod = pod.DeepCopy()
-	for i := range pod.Spec.Containers {
-		merge(&pod.Spec.Containers[i])
-	}
-	if c != nil {
-		c = c.DeepCopy()
-		merge(c)
-	}
-	return pod, c
-}
-
 // resourceFieldValue resolves limits.cpu, requests.memory and friends for
-// a container, in units of the divisor (rounded up). An unset CPU or
-// memory limit is the machine's capacity here; containerEnv defaults
-// limits to the node's allocatable first, as upstream does.
-func resourceFieldValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, error) {
+// a container, in units of the divisor (rounded up). An unset CPU, memory
+// or ephemeral-storage limit is the node's allocatable, as upstream.
+func resourceFieldValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector, allocatable corev1.ResourceList) (string, error) {
 	if ref.ContainerName != "" {
 		if found := findContainer(pod, ref.ContainerName); found != nil {
 			c = found
@@ -272,15 +242,8 @@ func resourceFieldValue(pod *corev1.Pod, c *corev1.Container, ref *corev1.Resour
 	default:
 		return "", fmt.Errorf("unsupported resource %q", ref.Resource)
 	}
-	if !has {
-		switch {
-		case kind == "limits" && name == "cpu":
-			q = *resource.NewQuantity(int64(numCPU()), resource.DecimalSI)
-		case kind == "limits" && name == "memory":
-			q = *resource.NewQuantity(memTotal(), resource.BinarySI)
-		default:
-			q = resource.Quantity{}
-		}
+	if (!has || q.IsZero()) && kind == "limits" {
+		q = allocatable[corev1.ResourceName(name)]
 	}
 	divisor := ref.Divisor
 	if divisor.IsZero() {

@@ -333,7 +333,7 @@ func (w *podWorker) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVol
 		case it.FieldRef != nil:
 			v, err = podFieldValue(pod, it.FieldRef.FieldPath, w.k.cfg.NodeIP.String())
 		case it.ResourceFieldRef != nil:
-			v, err = resourceFieldValue(pod, nil, it.ResourceFieldRef)
+			v, err = resourceFieldValue(pod, nil, it.ResourceFieldRef, w.k.allocatable())
 		}
 		if err != nil {
 			return nil, err
