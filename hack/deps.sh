@@ -14,6 +14,10 @@ packages=(
 	runc
 	containernetworking-plugins
 	iptables
+	# The service proxy programs nftables with nft; conntrack clears stale
+	# UDP flows when an endpoint goes away.
+	nftables
+	conntrack
 	busybox-static
 )
 
