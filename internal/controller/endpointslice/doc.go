@@ -7,8 +7,9 @@
 //     slice, labelled kubernetes.io/service-name and
 //     endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io
 //     and owned by the Service. Endpoints carry ready/serving/terminating
-//     conditions, hostname (pods whose subdomain is the Service), nodeName
-//     and zone.
+//     conditions, hostname (pods whose subdomain is the Service), nodeName,
+//     zone and, under spec.trafficDistribution, topology hints (forZones for
+//     PreferClose/PreferSameZone, forNodes too for PreferSameNode).
 //   - EndpointsController keeps the legacy Endpoints object of the same
 //     Services: subsets of addresses and notReadyAddresses grouped by port
 //     set, capped at 1000 addresses (then annotated over-capacity).

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 func testPod(name, ip string, ready bool) *corev1.Pod {
@@ -106,5 +107,50 @@ func TestMirrorSlices(t *testing.T) {
 	got := MirrorSlices(ep)
 	if len(got) != 2 || len(got[0].Endpoints) != 2 || len(got[1].Endpoints) != 1 {
 		t.Fatalf("got %+v; want an IPv4 slice of 2 and an IPv6 slice of 1", got)
+	}
+}
+
+func TestBuildSlicesTrafficDistributionHints(t *testing.T) {
+	zones := map[string]string{"n1": "z1"}
+	zoneOf := func(n string) string { return zones[n] }
+	noZone := testPod("nozone", "10.0.0.9", true)
+	noZone.Spec.NodeName = "n2"
+	for _, tc := range []struct {
+		name      string
+		dist      *string
+		wantZones []string
+		wantNodes []string
+	}{
+		{name: "unset", dist: nil},
+		{name: "PreferClose", dist: ptr.To(corev1.ServiceTrafficDistributionPreferClose), wantZones: []string{"z1"}},
+		{name: "PreferSameZone", dist: ptr.To(corev1.ServiceTrafficDistributionPreferSameZone), wantZones: []string{"z1"}},
+		{name: "PreferSameNode", dist: ptr.To(corev1.ServiceTrafficDistributionPreferSameNode), wantZones: []string{"z1"}, wantNodes: []string{"n1"}},
+		{name: "unknown value", dist: ptr.To("Elsewhere")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := testService()
+			svc.Spec.TrafficDistribution = tc.dist
+			slices := BuildSlices(svc, []*corev1.Pod{testPod("a", "10.0.0.1", true), noZone}, zoneOf)
+			for _, e := range slices[0].Endpoints {
+				if e.Addresses[0] == "10.0.0.9" {
+					if e.Hints != nil {
+						t.Errorf("endpoint without a zone: hints = %+v; want none", e.Hints)
+					}
+					continue
+				}
+				var gotZones, gotNodes []string
+				if e.Hints != nil {
+					for _, z := range e.Hints.ForZones {
+						gotZones = append(gotZones, z.Name)
+					}
+					for _, n := range e.Hints.ForNodes {
+						gotNodes = append(gotNodes, n.Name)
+					}
+				}
+				if fmt.Sprint(gotZones) != fmt.Sprint(tc.wantZones) || fmt.Sprint(gotNodes) != fmt.Sprint(tc.wantNodes) {
+					t.Errorf("hints zones %v nodes %v; want zones %v nodes %v", gotZones, gotNodes, tc.wantZones, tc.wantNodes)
+				}
+			}
+		})
 	}
 }

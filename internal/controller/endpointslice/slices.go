@@ -183,6 +183,7 @@ func BuildSlices(svc *corev1.Service, pods []*corev1.Pod, zoneOf func(string) st
 					ep.Zone = ptr.To(z)
 				}
 			}
+			ep.Hints = trafficHints(svc, &ep)
 			d := DesiredSlice{AddressType: at, Ports: ports}
 			g := groups[d.groupKey()]
 			if g == nil {
@@ -206,6 +207,29 @@ func BuildSlices(svc *corev1.Service, pods []*corev1.Pod, zoneOf func(string) st
 		out = append(out, DesiredSlice{AddressType: discoveryv1.AddressType(fams[0])})
 	}
 	return out
+}
+
+// trafficHints are the topology hints an endpoint carries under the
+// Service's trafficDistribution, as upstream's trafficdist heuristics set
+// them: PreferClose (PreferSameZone) hints the endpoint's own zone,
+// PreferSameNode hints its node as well. An endpoint without a zone gets
+// no hints, which makes proxies ignore topology for the whole Service.
+func trafficHints(svc *corev1.Service, ep *discoveryv1.Endpoint) *discoveryv1.EndpointHints {
+	if svc.Spec.TrafficDistribution == nil || ep.Zone == nil || *ep.Zone == "" {
+		return nil
+	}
+	zones := []discoveryv1.ForZone{{Name: *ep.Zone}}
+	switch *svc.Spec.TrafficDistribution {
+	case corev1.ServiceTrafficDistributionPreferClose, corev1.ServiceTrafficDistributionPreferSameZone:
+		return &discoveryv1.EndpointHints{ForZones: zones}
+	case corev1.ServiceTrafficDistributionPreferSameNode:
+		h := &discoveryv1.EndpointHints{ForZones: zones}
+		if ep.NodeName != nil {
+			h.ForNodes = []discoveryv1.ForNode{{Name: *ep.NodeName}}
+		}
+		return h
+	}
+	return nil
 }
 
 func hasFamily(fams []corev1.IPFamily, at discoveryv1.AddressType) bool {
