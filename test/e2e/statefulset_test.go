@@ -155,3 +155,78 @@ func TestDaemonSetRollout(t *testing.T) {
 		t.Errorf("desired/ready = %s; want 2/2", got)
 	}
 }
+
+// canonicalStatefulSet is the example of the Kubernetes StatefulSet
+// documentation: its container mounts the claim template "www", which the
+// pod template does not list among its volumes.
+const canonicalStatefulSet = `apiVersion: v1
+kind: Service
+metadata:
+  name: nginx
+  labels:
+    app: nginx
+spec:
+  ports:
+  - port: 80
+    name: web
+  clusterIP: None
+  selector:
+    app: nginx
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels:
+      app: nginx
+  serviceName: "nginx"
+  replicas: 3
+  minReadySeconds: 10
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      terminationGracePeriodSeconds: 10
+      containers:
+      - name: nginx
+        image: registry.k8s.io/nginx-slim:0.24
+        ports:
+        - containerPort: 80
+          name: web
+        volumeMounts:
+        - name: www
+          mountPath: /usr/share/nginx/html
+  volumeClaimTemplates:
+  - metadata:
+      name: www
+    spec:
+      accessModes: [ "ReadWriteOnce" ]
+      storageClassName: "my-storage-class"
+      resources:
+        requests:
+          storage: 1Gi
+`
+
+// TestStatefulSetMountsClaimTemplate applies the documentation's
+// StatefulSet: the API server must accept a mount of a claim template, and
+// the controller must give each pod the claim as its volume.
+func TestStatefulSetMountsClaimTemplate(t *testing.T) {
+	ns := newNamespace(t)
+	out := mustStdin(t, "", canonicalStatefulSet, "apply", "-n", ns)
+	if !strings.Contains(out, "statefulset.apps/web created") {
+		t.Fatalf("apply: %q", out)
+	}
+	eventually(t, 30*time.Second, func() error {
+		r := kubectl(t, "", "get", "pod", "web-0", "-n", ns, "-o", `jsonpath={range .spec.volumes[*]}{.name}={.persistentVolumeClaim.claimName}{"\n"}{end}`)
+		if r.Code != 0 {
+			return fmt.Errorf("get pod web-0: %s", r)
+		}
+		if !strings.Contains(r.Stdout, "www=www-web-0") {
+			return fmt.Errorf("pod web-0 volumes %q; want www=www-web-0", r.Stdout)
+		}
+		return nil
+	})
+}

@@ -1,11 +1,14 @@
 package validation
 
 import (
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -56,8 +59,10 @@ func init() {
 
 // validateSelectorAndTemplate holds the rules every workload shares: a
 // required, non-empty selector that selects the template's labels, and a
-// valid template whose pods restart Always.
-func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, p *field.Path) field.ErrorList {
+// valid template whose pods restart Always. kind words the messages as
+// upstream does for each workload; claimVolumes are passed to
+// validatePodTemplateSpec.
+func validateSelectorAndTemplate(kind string, sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, claimVolumes sets.Set[string], p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	sp := p.Child("selector")
 	switch {
@@ -66,25 +71,42 @@ func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplat
 	default:
 		errs = append(errs, labelSelector(sel, sp)...)
 		if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
-			errs = append(errs, field.Invalid(sp, sel, "empty selector is invalid for deployment"))
+			errs = append(errs, field.Invalid(sp, sel, "empty selector is invalid for "+emptySelectorKind(kind)))
 		}
 	}
 	tp := p.Child("template")
 	if sel != nil {
 		errs = append(errs, selectorMatchesLabels(sel, t.Labels, tp.Child("metadata", "labels"))...)
 	}
-	errs = append(errs, validatePodTemplateSpec(t, tp)...)
+	errs = append(errs, validatePodTemplateSpec(t, claimVolumes, tp)...)
 	errs = append(errs, restartAlways(t.Spec.RestartPolicy, tp)...)
 	if t.Spec.ActiveDeadlineSeconds != nil {
-		errs = append(errs, field.Forbidden(tp.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in ReplicaSet is not Supported"))
+		errs = append(errs, field.Forbidden(tp.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in "+deadlineKind(kind)+" is not Supported"))
 	}
 	return errs
+}
+
+// emptySelectorKind and deadlineKind name the workload in two messages as
+// upstream does: a ReplicaSet's empty selector is worded as a Deployment's,
+// and a Deployment's template is checked as a ReplicaSet's.
+func emptySelectorKind(kind string) string {
+	if kind == "ReplicaSet" {
+		return "deployment"
+	}
+	return strings.ToLower(kind)
+}
+
+func deadlineKind(kind string) string {
+	if kind == "Deployment" {
+		return "ReplicaSet"
+	}
+	return kind
 }
 
 func validateDeployment(d *appsv1.Deployment) field.ErrorList {
 	p := field.NewPath("spec")
 	errs := nonNegative32(d.Spec.Replicas, p.Child("replicas"))
-	errs = append(errs, validateSelectorAndTemplate(d.Spec.Selector, &d.Spec.Template, p)...)
+	errs = append(errs, validateSelectorAndTemplate("Deployment", d.Spec.Selector, &d.Spec.Template, nil, p)...)
 	errs = append(errs, nonNegative(int64(d.Spec.MinReadySeconds), p.Child("minReadySeconds"))...)
 	errs = append(errs, nonNegative32(d.Spec.RevisionHistoryLimit, p.Child("revisionHistoryLimit"))...)
 
@@ -136,7 +158,7 @@ func validateReplicaSet(rs *appsv1.ReplicaSet) field.ErrorList {
 	p := field.NewPath("spec")
 	errs := nonNegative32(rs.Spec.Replicas, p.Child("replicas"))
 	errs = append(errs, nonNegative(int64(rs.Spec.MinReadySeconds), p.Child("minReadySeconds"))...)
-	errs = append(errs, validateSelectorAndTemplate(rs.Spec.Selector, &rs.Spec.Template, p)...)
+	errs = append(errs, validateSelectorAndTemplate("ReplicaSet", rs.Spec.Selector, &rs.Spec.Template, nil, p)...)
 	return errs
 }
 
@@ -145,7 +167,7 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	errs := nonNegative32(ss.Spec.Replicas, p.Child("replicas"))
 	errs = append(errs, nonNegative(int64(ss.Spec.MinReadySeconds), p.Child("minReadySeconds"))...)
 	errs = append(errs, nonNegative32(ss.Spec.RevisionHistoryLimit, p.Child("revisionHistoryLimit"))...)
-	errs = append(errs, validateSelectorAndTemplate(ss.Spec.Selector, &ss.Spec.Template, p)...)
+	errs = append(errs, validateSelectorAndTemplate("StatefulSet", ss.Spec.Selector, &ss.Spec.Template, claimTemplateNames(ss.Spec.VolumeClaimTemplates), p)...)
 	errs = append(errs, enum(ss.Spec.PodManagementPolicy, []appsv1.PodManagementPolicyType{appsv1.OrderedReadyPodManagement, appsv1.ParallelPodManagement}, p.Child("podManagementPolicy"))...)
 	up := p.Child("updateStrategy")
 	switch ss.Spec.UpdateStrategy.Type {
@@ -177,6 +199,18 @@ func validateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	return errs
 }
 
+// claimTemplateNames names the volumes a StatefulSet adds to each pod, one
+// per volumeClaimTemplate: upstream lets the containers mount them.
+func claimTemplateNames(claims []corev1.PersistentVolumeClaim) sets.Set[string] {
+	names := sets.New[string]()
+	for i := range claims {
+		if claims[i].Name != "" {
+			names.Insert(claims[i].Name)
+		}
+	}
+	return names
+}
+
 // statefulSetMutable lists what a StatefulSet update may change.
 const statefulSetForbiddenMsg = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
 
@@ -197,7 +231,7 @@ func validateStatefulSetUpdate(ss, old *appsv1.StatefulSet) field.ErrorList {
 
 func validateDaemonSet(ds *appsv1.DaemonSet) field.ErrorList {
 	p := field.NewPath("spec")
-	errs := validateSelectorAndTemplate(ds.Spec.Selector, &ds.Spec.Template, p)
+	errs := validateSelectorAndTemplate("DaemonSet", ds.Spec.Selector, &ds.Spec.Template, nil, p)
 	errs = append(errs, nonNegative(int64(ds.Spec.MinReadySeconds), p.Child("minReadySeconds"))...)
 	errs = append(errs, nonNegative32(ds.Spec.RevisionHistoryLimit, p.Child("revisionHistoryLimit"))...)
 	up := p.Child("updateStrategy")

@@ -78,7 +78,7 @@ func validateJobSpec(spec *batchv1.JobSpec, p *field.Path, selectorRequired bool
 		errs = append(errs, labelSelector(spec.Selector, sp)...)
 		errs = append(errs, selectorMatchesLabels(spec.Selector, spec.Template.Labels, tp.Child("metadata", "labels"))...)
 	}
-	errs = append(errs, validatePodTemplateSpec(&spec.Template, tp)...)
+	errs = append(errs, validatePodTemplateSpec(&spec.Template, nil, tp)...)
 	rp := tp.Child("spec", "restartPolicy")
 	if rpv := spec.Template.Spec.RestartPolicy; rpv != corev1.RestartPolicyOnFailure && rpv != corev1.RestartPolicyNever {
 		errs = append(errs, field.NotSupported(rp, rpv, supportedJobRestartPolicies))

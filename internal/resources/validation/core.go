@@ -494,7 +494,7 @@ func validateRC(rc *corev1.ReplicationController) field.ErrorList {
 	if len(rc.Spec.Selector) > 0 && !selectorSubset(rc.Spec.Selector, rc.Spec.Template.Labels) {
 		errs = append(errs, field.Invalid(tp.Child("metadata", "labels"), rc.Spec.Template.Labels, "`selector` does not match template `labels`"))
 	}
-	errs = append(errs, validatePodTemplateSpec(rc.Spec.Template, tp)...)
+	errs = append(errs, validatePodTemplateSpec(rc.Spec.Template, nil, tp)...)
 	errs = append(errs, restartAlways(rc.Spec.Template.Spec.RestartPolicy, tp)...)
 	return errs
 }

@@ -19,7 +19,7 @@ func init() {
 		namespaced: true,
 		name:       apivalidation.NameIsDNSSubdomain,
 		create: func(pod *corev1.Pod) field.ErrorList {
-			return validatePodSpec(&pod.Spec, true, field.NewPath("spec"))
+			return validatePodSpec(&pod.Spec, true, nil, field.NewPath("spec"))
 		},
 		update: validatePodUpdate,
 		status: validatePodStatusUpdate,
@@ -28,7 +28,7 @@ func init() {
 		namespaced: true,
 		name:       apivalidation.NameIsDNSSubdomain,
 		create: func(t *corev1.PodTemplate) field.ErrorList {
-			return validatePodTemplateSpec(&t.Template, field.NewPath("template"))
+			return validatePodTemplateSpec(&t.Template, nil, field.NewPath("template"))
 		},
 	})
 }
@@ -44,18 +44,22 @@ var (
 
 // validatePodTemplateSpec validates the template of a workload: its labels
 // and annotations and its pod spec (where, unlike a Pod, the image may be
-// left for an admission step to fill).
-func validatePodTemplateSpec(t *corev1.PodTemplateSpec, p *field.Path) field.ErrorList {
+// left for an admission step to fill). claimVolumes names the volumes the
+// workload adds to every pod it makes (a StatefulSet's volumeClaimTemplates):
+// containers may mount them although the template does not list them.
+func validatePodTemplateSpec(t *corev1.PodTemplateSpec, claimVolumes sets.Set[string], p *field.Path) field.ErrorList {
 	mp := p.Child("metadata")
 	errs := metav1validation.ValidateLabels(t.Labels, mp.Child("labels"))
 	errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, mp.Child("annotations"))...)
-	errs = append(errs, validatePodSpec(&t.Spec, false, p.Child("spec"))...)
+	errs = append(errs, validatePodSpec(&t.Spec, false, claimVolumes, p.Child("spec"))...)
 	return errs
 }
 
-// validatePodSpec validates a pod spec; isPod is false for templates.
-func validatePodSpec(spec *corev1.PodSpec, isPod bool, p *field.Path) field.ErrorList {
+// validatePodSpec validates a pod spec; isPod is false for templates, and
+// claimVolumes (nil for a Pod) are volume names a workload adds to its pods.
+func validatePodSpec(spec *corev1.PodSpec, isPod bool, claimVolumes sets.Set[string], p *field.Path) field.ErrorList {
 	volumes, errs := validateVolumes(spec.Volumes, p.Child("volumes"))
+	volumes = volumes.Union(claimVolumes)
 
 	if len(spec.Containers) == 0 {
 		errs = append(errs, field.Required(p.Child("containers"), ""))

@@ -96,6 +96,14 @@ func statefulSet(mut func(*appsv1.StatefulSet)) *appsv1.StatefulSet {
 	return defaulted(ss)
 }
 
+// dataClaim is a valid volumeClaimTemplate named "data".
+func dataClaim() corev1.PersistentVolumeClaim {
+	return corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}, Spec: corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+	}}
+}
+
 func daemonSet(mut func(*appsv1.DaemonSet)) *appsv1.DaemonSet {
 	ds := &appsv1.DaemonSet{ObjectMeta: om("ds"), Spec: appsv1.DaemonSetSpec{
 		Selector: &metav1.LabelSelector{MatchLabels: appLabels}, Template: template(),
@@ -403,6 +411,22 @@ func TestValidateCreate(t *testing.T) {
 		{"statefulset claim template", statefulSet(func(s *appsv1.StatefulSet) {
 			s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"}}}
 		}), []want{{"spec.volumeClaimTemplates[0].spec.accessModes", field.ErrorTypeRequired}, {"spec.volumeClaimTemplates[0].spec.resources[storage]", field.ErrorTypeRequired}}},
+		{"statefulset mounts its claim template", statefulSet(func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{dataClaim()}
+			s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+		}), nil},
+		{"statefulset mounts an unknown volume", statefulSet(func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{dataClaim()}
+			s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "other", MountPath: "/data"}}
+		}), []want{{"spec.template.spec.containers[0].volumeMounts[0].name", field.ErrorTypeNotFound}}},
+		{"statefulset init container mounts its claim template", statefulSet(func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{dataClaim()}
+			s.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox", ImagePullPolicy: corev1.PullIfNotPresent,
+				TerminationMessagePolicy: corev1.TerminationMessageReadFile, VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}}
+		}), nil},
+		{"deployment has no claim templates", deployment(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+		}), []want{{"spec.template.spec.containers[0].volumeMounts[0].name", field.ErrorTypeNotFound}}},
 		{"daemonset valid", daemonSet(nil), nil},
 		{"daemonset strategy", daemonSet(func(d *appsv1.DaemonSet) { d.Spec.UpdateStrategy.Type = "Sometimes" }),
 			[]want{{"spec.updateStrategy.type", field.ErrorTypeNotSupported}}},
