@@ -7,6 +7,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiff-sh/skiff/internal/auth/rbac/aggregation"
+	"github.com/skiff-sh/skiff/internal/controller/clusterdns"
 	"github.com/skiff-sh/skiff/internal/controller/cronjob"
 	"github.com/skiff-sh/skiff/internal/controller/daemonset"
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
@@ -17,6 +18,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/resourcequota"
 	"github.com/skiff-sh/skiff/internal/controller/rootcacert"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/servicelb"
 	"github.com/skiff-sh/skiff/internal/controller/statefulset"
 	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
 )
@@ -33,6 +35,8 @@ var controllers = []Entry{
 	{Name: "endpoints", New: newEndpoints},
 	{Name: "endpointslice", New: newEndpointSlice},
 	{Name: "endpointslice-mirroring", New: newEndpointSliceMirroring},
+	{Name: "cluster-dns-endpoints", New: newClusterDNSEndpoints},
+	{Name: "service-lb", New: newServiceLB},
 	{Name: "node-lifecycle", New: newNodeLifecycle},
 	{Name: "pod-garbage-collector", New: newPodGC},
 	{Name: "node-ipam", New: newNodeIPAM},
@@ -210,6 +214,29 @@ func newDeployment(c *Context) (Controller, error) {
 		Deployments:   c.Informers.Apps().V1().Deployments(),
 		ReplicaSets:   c.Informers.Apps().V1().ReplicaSets(),
 		Pods:          c.Informers.Core().V1().Pods(),
+		Clock:         c.Clock,
+		Logger:        c.Logger,
+		MaxRetryDelay: c.Options.MaxRetryDelay,
+	}), nil
+}
+
+func newClusterDNSEndpoints(c *Context) (Controller, error) {
+	return clusterdns.New(clusterdns.Config{
+		Client:         c.Client,
+		Services:       c.Informers.Core().V1().Services(),
+		Nodes:          c.Informers.Core().V1().Nodes(),
+		EndpointSlices: c.Informers.Discovery().V1().EndpointSlices(),
+		Clock:          c.Clock,
+		Logger:         c.Logger,
+		MaxRetryDelay:  c.Options.MaxRetryDelay,
+	}), nil
+}
+
+func newServiceLB(c *Context) (Controller, error) {
+	return servicelb.New(servicelb.Config{
+		Client:        c.Client,
+		Services:      c.Informers.Core().V1().Services(),
+		Nodes:         c.Informers.Core().V1().Nodes(),
 		Clock:         c.Clock,
 		Logger:        c.Logger,
 		MaxRetryDelay: c.Options.MaxRetryDelay,

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
@@ -151,4 +152,14 @@ func (e Events) Start(ctx context.Context) (stop func()) {
 	}
 	e.broadcaster.StartRecordingToSink(ctx.Done())
 	return e.broadcaster.Shutdown
+}
+
+// NodeReady reports whether n's Ready condition is True.
+func NodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
