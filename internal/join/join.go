@@ -151,10 +151,14 @@ type Issuer interface {
 //	                                       system:node:N, for requests
 //	                                       authenticated with a bootstrap
 //	                                       token (or by an administrator)
+//	GET  PathPrefix+"config"               the ClusterConfig, for nodes
+//	                                       (and administrators)
 type Handler struct {
 	CA            []byte
 	Issuer        Issuer
 	Authenticator auth.Authenticator
+	// Cluster is what agents learn from the config endpoint.
+	Cluster ClusterConfig
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +172,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(h.CA)
 	case "node-identity":
 		h.nodeIdentity(w, r)
+	case "config":
+		h.serveClusterConfig(w, r)
 	default:
 		http.NotFound(w, r)
 	}
