@@ -2,31 +2,44 @@ package datastore
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/skiff-sh/skiff/internal/pki"
 )
 
 // ErrStartTimeout is returned by StartEmbedded when etcd does not become
 // ready within EmbeddedOptions.StartTimeout.
 var ErrStartTimeout = errors.New("datastore: embedded etcd did not become ready in time")
 
+// ErrPlaintextURL is returned by StartEmbedded for an http:// listen URL:
+// the embedded etcd serves TLS only.
+var ErrPlaintextURL = errors.New("datastore: embedded etcd listens with TLS only (https URLs)")
+
 // EmbeddedOptions tune StartEmbedded. The zero value is a good default.
 type EmbeddedOptions struct {
 	// ClientURL is the loopback URL the client port listens on; default
-	// "http://127.0.0.1:0" (a random free port).
+	// "https://127.0.0.1:0" (a random free port).
 	ClientURL string
-	// PeerURL is the peer listener; default "http://127.0.0.1:0". A single
+	// PeerURL is the peer listener; default "https://127.0.0.1:0". A single
 	// member never talks to peers, but etcd requires the listener.
 	PeerURL string
+	// TLSDir holds etcd's own CA and its server, peer and client
+	// certificates (see pki.EnsureEtcd), created if missing; default
+	// DIR/tls. The server keeps them in DATA-DIR/tls/etcd.
+	TLSDir string
 	// Logger receives etcd's logs; default: errors only, to stderr.
 	Logger *zap.Logger
 	// QuotaBackendBytes caps the database size; default 2 GiB.
@@ -42,19 +55,46 @@ type EmbeddedOptions struct {
 type Embedded struct {
 	etcd   *embed.Etcd
 	client *clientv3.Client
-	// Endpoint is the client URL the server listens on (http://127.0.0.1:PORT).
+	// Endpoint is the client URL the server listens on (https://127.0.0.1:PORT).
 	Endpoint string
+	// Files are the PEM files of etcd's PKI; ClientCert and ClientKey are
+	// what any other client of this etcd must present.
+	Files pki.EtcdFiles
+	// clientTLS is the configuration the client dials with.
+	clientTLS *tls.Config
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // StartEmbedded starts a single-member etcd with its data in dir (created if
-// missing) and returns once it serves requests. A fresh or small database
-// starts in well under half a second.
+// missing, mode 0700) and returns once it serves requests. A fresh or small
+// database starts in well under half a second.
+//
+// As k3s and kubeadm run it, etcd serves TLS on its client and peer ports
+// and requires a client certificate signed by its own CA on both
+// (ClientCertAuth, PeerClientCertAuth): another local user's process can
+// neither read nor write. A data directory written by an earlier plaintext
+// version is kept as is; its member's peer URL is updated to the new one.
 func StartEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)
+	}
+	// Earlier versions left the directory group- or world-readable.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("datastore: %w", err)
+	}
+	tlsDir := opts.TLSDir
+	if tlsDir == "" {
+		tlsDir = filepath.Join(dir, "tls")
+	}
+	files, err := pki.EnsureEtcd(tlsDir, pki.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("datastore: %w", err)
+	}
+	clientTLS, err := ExternalTLS{CAFile: files.CACert, CertFile: files.ClientCert, KeyFile: files.ClientKey}.Config()
+	if err != nil {
+		return nil, err
 	}
 	cfg := embed.NewConfig()
 	cfg.Name = "skiff"
@@ -80,11 +120,11 @@ func StartEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embe
 
 	clientURL := opts.ClientURL
 	if clientURL == "" {
-		clientURL = "http://127.0.0.1:0"
+		clientURL = "https://127.0.0.1:0"
 	}
 	peerURL := opts.PeerURL
 	if peerURL == "" {
-		peerURL = "http://127.0.0.1:0"
+		peerURL = "https://127.0.0.1:0"
 	}
 	cu, err := url.Parse(clientURL)
 	if err != nil {
@@ -93,6 +133,21 @@ func StartEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embe
 	pu, err := url.Parse(peerURL)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: peer url: %w", err)
+	}
+	if cu.Scheme != "https" || pu.Scheme != "https" {
+		return nil, ErrPlaintextURL
+	}
+	cfg.ClientTLSInfo = transport.TLSInfo{
+		CertFile:       files.ServerCert,
+		KeyFile:        files.ServerKey,
+		TrustedCAFile:  files.CACert,
+		ClientCertAuth: true,
+	}
+	cfg.PeerTLSInfo = transport.TLSInfo{
+		CertFile:       files.PeerCert,
+		KeyFile:        files.PeerKey,
+		TrustedCAFile:  files.CACert,
+		ClientCertAuth: true,
 	}
 	cfg.ListenClientUrls = []url.URL{*cu}
 	cfg.AdvertiseClientUrls = []url.URL{*cu}
@@ -139,11 +194,12 @@ func StartEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embe
 		return nil, ctx.Err()
 	}
 
-	endpoint := "http://" + e.Clients[0].Addr().String()
+	endpoint := "https://" + e.Clients[0].Addr().String()
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{endpoint},
 		DialTimeout: 5 * time.Second,
 		Logger:      lg,
+		TLS:         clientTLS,
 		// Objects up to etcd's request limit (1.5 MiB) plus framing.
 		MaxCallSendMsgSize: 2 << 20,
 		MaxCallRecvMsgSize: 0, // unlimited: large ranges are paginated anyway
@@ -152,8 +208,38 @@ func StartEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embe
 		e.Close()
 		return nil, fmt.Errorf("datastore: client: %w", err)
 	}
-	return &Embedded{etcd: e, client: client, Endpoint: endpoint}, nil
+	if err := updatePeerURL(ctx, client, e); err != nil {
+		_ = client.Close()
+		e.Close()
+		return nil, err
+	}
+	return &Embedded{etcd: e, client: client, Endpoint: endpoint, Files: files, clientTLS: clientTLS}, nil
 }
+
+// updatePeerURL records the peer URL this start listens on in the
+// member's entry. The member keeps the URL it was created with (plaintext
+// and a random port for data written by earlier versions); a single member
+// never dials it, but the membership should say where it is.
+func updatePeerURL(ctx context.Context, client *clientv3.Client, e *embed.Etcd) error {
+	want := "https://" + e.Peers[0].Addr().String()
+	id := uint64(e.Server.MemberID())
+	resp, err := client.MemberList(ctx)
+	if err != nil {
+		return fmt.Errorf("datastore: member list: %w", err)
+	}
+	for _, m := range resp.Members {
+		if m.ID == id && (len(m.PeerURLs) != 1 || m.PeerURLs[0] != want) {
+			if _, err := client.MemberUpdate(ctx, id, []string{want}); err != nil {
+				return fmt.Errorf("datastore: update peer url: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// ClientTLS returns a copy of the TLS configuration clients of this etcd
+// dial with: etcd's CA and the client certificate.
+func (e *Embedded) ClientTLS() *tls.Config { return e.clientTLS.Clone() }
 
 // Client returns the client connected to the embedded server. It is closed
 // by Close.

@@ -56,7 +56,7 @@ func TestConnectExternal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	c, err := ConnectExternal([]string{e.Endpoint}, nil)
+	c, err := ConnectExternal([]string{e.Endpoint}, e.ClientTLS())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,14 @@
 //	client-admin.crt, client-admin.key
 //	                               CN=system:admin, O=system:masters (1 year)
 //
+// EnsureEtcd does the same for the embedded etcd in DATA/tls/etcd, with a
+// CA of its own (so API clients' certificates are worthless to etcd):
+//
+//	ca.crt, ca.key                 etcd CA
+//	server.crt, server.key         client port, loopback names
+//	peer.crt, peer.key             peer port, loopback names
+//	client.crt, client.key         the API server's etcd client
+//
 // Keys are written with mode 0600, certificates with 0644, each file
 // atomically (temporary file + rename).
 //

@@ -19,6 +19,10 @@ const KubeconfigName = "default"
 // for user in groups. For user AdminUser with no groups the stored admin
 // certificate is used, so the file stays the same across restarts; any
 // other identity gets a freshly issued certificate.
+//
+// The file is replaced atomically (temporary file + rename): a reader
+// sees the old file or the whole new one, never a partial one, and the key
+// is never readable by others, not even briefly.
 func WriteKubeconfig(path, serverURL string, b *Bundle, user string, groups ...string) error {
 	pair := b.admin
 	if user != AdminUser || len(groups) > 0 {
@@ -27,22 +31,14 @@ func WriteKubeconfig(path, serverURL string, b *Bundle, user string, groups ...s
 			return err
 		}
 	}
-	cfg := Kubeconfig(serverURL, b.caPEM, pair)
+	data, err := clientcmd.Write(*Kubeconfig(serverURL, b.caPEM, pair))
+	if err != nil {
+		return fmt.Errorf("pki: kubeconfig: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("pki: kubeconfig: %w", err)
 	}
-	// The file holds a private key: tighten an existing file before writing
-	// (WriteToFile keeps its mode) and again after (in case it was created).
-	if err := os.Chmod(path, 0o600); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("pki: kubeconfig: %w", err)
-	}
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		return fmt.Errorf("pki: kubeconfig: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return fmt.Errorf("pki: kubeconfig: %w", err)
-	}
-	return nil
+	return writeFile(path, data, 0o600)
 }
 
 // Kubeconfig builds the kubeconfig WriteKubeconfig writes.

@@ -79,7 +79,9 @@ var DefaultServiceCIDR = &net.IPNet{IP: net.IPv4(10, 43, 0, 0).To4(), Mask: net.
 // Bundle holds the CA and the API server's certificates. All fields are
 // read-only after Ensure returns.
 type Bundle struct {
-	dir     string
+	dir string
+	// caName prefixes a new CA's common name; empty means "skiff-ca".
+	caName  string
 	now     func() time.Time
 	caPEM   []byte
 	caCert  *x509.Certificate
@@ -167,8 +169,12 @@ func (b *Bundle) ensureCA() error {
 	}
 	// No CA certificate: create a new CA (a stray key is overwritten).
 	now := b.now()
+	caName := b.caName
+	if caName == "" {
+		caName = "skiff-ca"
+	}
 	tmpl := &x509.Certificate{
-		Subject:               pkixName(fmt.Sprintf("skiff-ca@%d", now.Unix()), nil),
+		Subject:               pkixName(fmt.Sprintf("%s@%d", caName, now.Unix()), nil),
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
