@@ -95,8 +95,8 @@ func agentCommand() *cobra.Command {
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", kubelet.KubeletPort, "port of the agent's HTTPS server (logs, exec, attach, port-forward); 0 picks a free one")
 	f.StringVar(&cfg.Bridge, "cni-bridge", "cni0", "name of the pods' bridge")
 	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/skiff", "parent cgroup of pod cgroups")
-	f.StringVar(&clusterDNS, "cluster-dns", "", "comma-separated DNS server IPs for pods (default: the host's resolv.conf)")
-	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain")
+	f.StringVar(&clusterDNS, "cluster-dns", "", "comma-separated DNS server IPs for pods with dnsPolicy ClusterFirst (default: the cluster DNS Service, 10.43.0.10)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "", "cluster DNS domain for pods (default: the cluster's, cluster.local)")
 	f.Var(newEvictionHardFlag(&cfg.Eviction), "eviction-hard", evictionHardUsage)
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd

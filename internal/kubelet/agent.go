@@ -13,11 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/skiff-sh/skiff/internal/network"
+	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/runtime"
 )
 
@@ -48,9 +47,13 @@ type AgentConfig struct {
 	Bridge string
 	// CgroupRoot is the pods' parent cgroup (default /skiff).
 	CgroupRoot string
-	// ClusterDNS and ClusterDomain: see Config.
+	// ClusterDNS and ClusterDomain: see Config. Empty takes the
+	// cluster's (Cluster).
 	ClusterDNS    []string
 	ClusterDomain string
+	// Cluster is the cluster's shared settings (network ranges, DNS,
+	// flannel backend); nil asks the server for them.
+	Cluster *join.ClusterConfig
 	// Eviction sets the node-pressure thresholds (see EvictionConfig;
 	// --eviction-hard).
 	Eviction EvictionConfig
@@ -104,30 +107,35 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	}
 	log := cfg.Logger.With("component", "agent")
 
-	// The pod network: the node's pod CIDR when it has one already.
-	cniDir := filepath.Join(dir, "etc", "cni", "net.d")
-	var cniMu sync.Mutex
-	writeCNI := func(cidr string) {
-		cniMu.Lock()
-		defer cniMu.Unlock()
-		changed, err := network.WriteCNIConfig(cniDir, network.CNIConfig{
-			PodCIDR: cidr, Bridge: cfg.Bridge, IPAMDir: filepath.Join(dir, "cni", "networks"),
-		})
+	// The cluster network: the server's settings (which --cluster-dns and
+	// --cluster-domain may override for this node's pods), routes, the
+	// service proxy, and DNS once the node has its pod CIDR.
+	cluster := cfg.Cluster
+	if cluster == nil {
+		cc, err := fetchClusterConfig(ctx, cfg, log)
 		if err != nil {
-			log.Error("writing the CNI configuration", "err", err)
-		} else if changed {
-			log.Info("pod network configured", "podCIDR", cidr)
+			return err
 		}
+		cluster = &cc
 	}
-	podCIDR := network.DefaultPodCIDR
-	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if node, err := client.CoreV1().Nodes().Get(gctx, cfg.NodeName, metav1.GetOptions{}); err == nil && node.Spec.PodCIDR != "" {
-		podCIDR = node.Spec.PodCIDR
-	} else {
-		log.Info("node has no spec.podCIDR yet; the default serves until it has", "podCIDR", podCIDR)
+	if len(cfg.ClusterDNS) == 0 && cluster.ClusterDNS != "" {
+		cfg.ClusterDNS = []string{cluster.ClusterDNS}
 	}
-	cancel()
-	writeCNI(podCIDR)
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = cluster.ClusterDomain
+	}
+	if cfg.NodeIP == nil {
+		cfg.NodeIP = defaultNodeIP()
+	}
+	cniDir := filepath.Join(dir, "etc", "cni", "net.d")
+	netw, err := newNodeNetwork(client, cfg, *cluster, cfg.NodeIP, dir)
+	if err != nil {
+		return err
+	}
+	netCtx, stopNetwork := context.WithCancel(ctx)
+	netw.start(netCtx)
+	defer netw.wait()
+	defer stopNetwork()
 
 	endpoint, address := cfg.ContainerRuntimeEndpoint, strings.TrimPrefix(cfg.ContainerRuntimeEndpoint, "unix://")
 	var wg sync.WaitGroup
@@ -195,7 +203,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		CgroupRoot:     cfg.CgroupRoot,
 		ClusterDNS:     cfg.ClusterDNS,
 		ClusterDomain:  cfg.ClusterDomain,
-		PodCIDRChanged: writeCNI,
+		PodCIDRChanged: netw.setPodCIDR,
 		Eviction:       cfg.Eviction,
 		Logger:         cfg.Logger,
 	})

@@ -32,6 +32,10 @@ type CNIConfig struct {
 	IPAMDir string
 	// MTU of the bridge and veths; 0 lets the plugin choose.
 	MTU int
+	// NoMasquerade leaves the pods' masquerade to the Router (which does
+	// not masquerade pod to pod traffic across nodes); otherwise the
+	// bridge plugin masquerades everything leaving the node's pod range.
+	NoMasquerade bool
 }
 
 // Render returns the conflist JSON: bridge (gateway, masquerade, hairpin
@@ -64,7 +68,7 @@ func (c CNIConfig) Render() ([]byte, error) {
 		"bridge":       bridge,
 		"isGateway":    true,
 		"forceAddress": true,
-		"ipMasq":       true,
+		"ipMasq":       !c.NoMasquerade,
 		"hairpinMode":  true,
 		"ipam": map[string]any{
 			"type":    "host-local",

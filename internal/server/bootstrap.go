@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,8 +55,9 @@ func repairAllocators(ctx context.Context, services storage.Resource, ips *alloc
 }
 
 // bootstrap creates the objects every cluster starts with: the system
-// namespaces and the default/kubernetes Service pointing at this server.
-func (s *Server) bootstrap(ctx context.Context, api *apiserver.APIServer, serviceNet *net.IPNet, port int) error {
+// namespaces, the default/kubernetes Service pointing at this server and
+// the cluster DNS Service.
+func (s *Server) bootstrap(ctx context.Context, api *apiserver.APIServer, serviceNet *net.IPNet, dnsIP net.IP, port int) error {
 	ctx = auth.WithUser(ctx, systemUser)
 	var objs []runtime.Object
 	for _, name := range systemNamespaces {
@@ -77,6 +79,9 @@ func (s *Server) bootstrap(ctx context.Context, api *apiserver.APIServer, servic
 		},
 	}
 	if err := api.EnsureObject(ctx, svc, false); err != nil {
+		return err
+	}
+	if err := api.EnsureObject(ctx, kubeDNSService(dnsIP), false); err != nil {
 		return err
 	}
 	addr := s.cfg.AdvertiseAddress
@@ -117,4 +122,43 @@ func firstServiceIP(n *net.IPNet) net.IP {
 		}
 	}
 	return ip
+}
+
+// kubeDNSService is kube-system/kube-dns as k3s's CoreDNS manifest has it,
+// without a selector: every node agent answers DNS, and the cluster DNS
+// endpoints controller (internal/controller/clusterdns) lists them.
+func kubeDNSService(ip net.IP) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: map[string]string{
+			"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS",
+		}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP:  ip.String(),
+			ClusterIPs: []string{ip.String()},
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+			},
+		},
+	}
+}
+
+// clusterDNSIP is --cluster-dns, or the service range's tenth address
+// (10.43.0.10 for 10.43.0.0/16, as k3s).
+func clusterDNSIP(flag string, serviceNet *net.IPNet) (net.IP, error) {
+	if flag != "" {
+		ip := net.ParseIP(flag)
+		if ip == nil || !serviceNet.Contains(ip) {
+			return nil, fmt.Errorf("--cluster-dns %q: want an IP inside the service CIDR %s", flag, serviceNet)
+		}
+		return ip, nil
+	}
+	ip := make(net.IP, len(serviceNet.IP))
+	copy(ip, serviceNet.IP)
+	ip[len(ip)-1] += 10
+	if !serviceNet.Contains(ip) {
+		return nil, fmt.Errorf("the service CIDR %s is too small for the cluster DNS address", serviceNet)
+	}
+	return ip, nil
 }

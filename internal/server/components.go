@@ -92,6 +92,7 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 			err := kubelet.RunAgent(ctx, kubelet.AgentConfig{
 				DataDir: s.cfg.DataDir, NodeName: name, NodeIP: net.ParseIP(s.cfg.AdvertiseAddress), RestConfig: cfg,
 				KubeletPort: kubelet.KubeletPort,
+				Cluster:     &s.cluster,
 				Eviction:    s.cfg.Eviction,
 				Logger:      s.cfg.Logger.With("component", "agent"),
 			})

@@ -50,6 +50,14 @@ func policyObjects() []runtime.Object {
 	for _, b := range rbac.BootstrapClusterRoleBindings() {
 		objs = append(objs, b.DeepCopy())
 	}
+	// Every node agent runs the service proxy and the cluster DNS, which
+	// read what kube-proxy reads (k3s gives its proxy an identity of its
+	// own; Skiff's agent has one identity).
+	objs = append(objs, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "skiff:node-proxier"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:node-proxier"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: auth.NodesGroup}},
+	})
 	for _, roles := range rbac.BootstrapRoles() {
 		for _, r := range roles {
 			objs = append(objs, r.DeepCopy())

@@ -66,6 +66,14 @@ type Config struct {
 	// ClusterCIDR is the pod network range nodes get their podCIDR from.
 	ClusterCIDR   string
 	NodePortRange string
+	// ClusterDNS is the cluster DNS Service's IP (--cluster-dns; default
+	// the service range's tenth address, 10.43.0.10); ClusterDomain its
+	// domain (--cluster-domain, default cluster.local).
+	ClusterDNS    string
+	ClusterDomain string
+	// FlannelBackend routes pods between nodes: vxlan (default), host-gw
+	// or none (--flannel-backend, k3s's flag).
+	FlannelBackend string
 	// Listener, when set, is the HTTPS listener to serve on instead of
 	// listening on BindAddress:HTTPSPort (tests pass one on a free port).
 	Listener net.Listener
@@ -99,6 +107,8 @@ type Server struct {
 	// url is the HTTPS address clients use, set before ready closes.
 	url    string
 	bundle *pki.Bundle
+	// cluster is what agents learn from the server, set at Run's start.
+	cluster join.ClusterConfig
 }
 
 // New checks cfg and fills in defaults. It starts nothing.
@@ -123,6 +133,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.NodePortRange == "" {
 		cfg.NodePortRange = "30000-32767"
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = "cluster.local"
+	}
+	switch cfg.FlannelBackend {
+	case "":
+		cfg.FlannelBackend = "vxlan"
+	case "vxlan", "host-gw", "none":
+	default:
+		return nil, fmt.Errorf("--flannel-backend %q: want vxlan, host-gw or none", cfg.FlannelBackend)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -149,6 +169,14 @@ func (s *Server) Run(ctx context.Context) error {
 	_, serviceNet, err := net.ParseCIDR(s.cfg.ServiceCIDR)
 	if err != nil {
 		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	dnsIP, err := clusterDNSIP(s.cfg.ClusterDNS, serviceNet)
+	if err != nil {
+		return err
+	}
+	s.cluster = join.ClusterConfig{
+		ClusterCIDR: s.cfg.ClusterCIDR, ServiceCIDR: s.cfg.ServiceCIDR, ClusterDNS: dnsIP.String(),
+		ClusterDomain: s.cfg.ClusterDomain, FlannelBackend: s.cfg.FlannelBackend,
 	}
 	portBase, portSize, err := parsePortRange(s.cfg.NodePortRange)
 	if err != nil {
@@ -284,7 +312,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopComponents()
 	defer stopServing()
 	srv := &http.Server{
-		Handler:           withJoin(api, &join.Handler{CA: s.bundle.CACertPEM(), Issuer: nodeIssuer{s.bundle}, Authenticator: sec.authn}),
+		Handler:           withJoin(api, &join.Handler{CA: s.bundle.CACertPEM(), Issuer: nodeIssuer{s.bundle}, Authenticator: sec.authn, Cluster: s.cluster}),
 		TLSConfig:         s.bundle.ServerTLSConfig(),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return serveCtx },
@@ -298,7 +326,7 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = srv.Close()
 		return fmt.Errorf("join token: %w", err)
 	}
-	if err := s.bootstrap(ctx, api, serviceNet, port); err != nil {
+	if err := s.bootstrap(ctx, api, serviceNet, dnsIP, port); err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("bootstrap: %w", err)
 	}
