@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -98,6 +99,9 @@ type Config struct {
 	BookmarkInterval time.Duration
 	Logger           *slog.Logger
 }
+
+// errStarting fails the readiness check until Run has finished starting.
+var errStarting = errors.New("server: not finished starting")
 
 // Server is one running control plane.
 type Server struct {
@@ -277,6 +281,17 @@ func (s *Server) Run(ctx context.Context) error {
 		_, err := client.Get(ctx, "health", clientv3.WithCountOnly())
 		return err
 	})
+	// Not ready until start-up is done: the bootstrap objects exist and
+	// the admin kubeconfig is written (clients wait on /readyz, then read
+	// the kubeconfig).
+	health.Add("poststarthook/skiff-bootstrap", true, func(context.Context) error {
+		select {
+		case <-s.ready:
+			return nil
+		default:
+			return errStarting
+		}
+	})
 	api, err := apiserver.New(apiserver.Config{
 		Resources: infos,
 		Stores:    stores,
@@ -394,7 +409,9 @@ func (s *Server) startDatastore(ctx context.Context) (*clientv3.Client, <-chan e
 		}
 		return c, nil, func() { _ = c.Close() }, nil
 	}
-	e, err := datastore.StartEmbedded(ctx, filepath.Join(s.cfg.DataDir, "db"), datastore.EmbeddedOptions{})
+	e, err := datastore.StartEmbedded(ctx, filepath.Join(s.cfg.DataDir, "db"), datastore.EmbeddedOptions{
+		TLSDir: filepath.Join(s.cfg.DataDir, "tls", pki.EtcdDir),
+	})
 	if err != nil {
 		return nil, nil, nil, err
 	}
