@@ -1,0 +1,46 @@
+// Package proxy is Skiff's service proxy: kube-proxy's job in its
+// nftables mode. Every agent runs one Proxier, which turns Services and
+// EndpointSlices (discovery.k8s.io/v1) into rules in one nftables table,
+// `ip skiff-proxy`, and owns nothing else in the kernel.
+//
+// What it does, as upstream kube-proxy does it:
+//   - ClusterIPs, NodePorts (on the node port addresses), externalIPs and
+//     LoadBalancer ingress IPs are matched in verdict maps (service-ips,
+//     service-nodeports) that jump to per-Service-port chains; those pick
+//     an endpoint with numgen and DNAT in a per-endpoint chain.
+//   - externalTrafficPolicy Local keeps the client's address and uses only
+//     this node's endpoints (pods and the node itself still reach every
+//     endpoint, as through a load balancer); its healthCheckNodePort is
+//     answered by an HTTP server here. internalTrafficPolicy Local uses
+//     only this node's endpoints for ClusterIP traffic.
+//   - sessionAffinity ClientIP uses per-endpoint dynamic sets with
+//     timeouts; trafficDistribution is honoured through EndpointSlice
+//     hints (forZones, forNodes); serving terminating endpoints are used
+//     only when no ready ones remain.
+//   - Traffic is marked for masquerade (then masqueraded in postrouting)
+//     when it comes from outside ClusterCIDR to a ClusterIP, to external
+//     addresses of eTP Cluster Services, and when a pod reaches itself.
+//   - Services with no endpoints are rejected (ICMP port unreachable);
+//     under a Local policy with no local endpoints, dropped. Traffic to
+//     unused ports of ClusterIPs is rejected and to unallocated addresses
+//     in ServiceCIDR dropped.
+//   - Stale UDP conntrack entries are deleted when endpoints go away or a
+//     UDP Service gains its first endpoint.
+//
+// Syncs: informer handlers only mark a Service dirty (a slice marks its
+// Service). One goroutine syncs, at most once per MinSyncPeriod, writing
+// one atomic nftables transaction. A sync rewrites only the dirty
+// Services' chains and map elements (partial sync); the first sync, every
+// SyncPeriod, after a failure and when the node's zone changes, the whole
+// table is rewritten (full sync). A bad Service or slice (an address that
+// is not IPv4, two Services on one NodePort) is logged and left out; the
+// others keep working.
+//
+// Lifecycle: New checks the Config and changes nothing. Run sets
+// net.ipv4.ip_forward=1, net.bridge.bridge-nf-call-iptables=1 (if
+// br_netfilter is loaded) and, for localhost NodePorts,
+// net.ipv4.conf.all.route_localnet=1; starts the informers; syncs until
+// its context ends; then closes the health check ports and deletes the
+// table, and returns. Cleanup deletes a table left by a proxy that was
+// killed. Only IPv4 is handled.
+package proxy
