@@ -52,9 +52,27 @@ func (s *APIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ar.AddAnnotation(audit.AnnotationAuthzDecision, "allow")
-		r = r.WithContext(auth.WithUser(r.Context(), u))
+		r = withoutCredentials(r.WithContext(auth.WithUser(r.Context(), u)))
 	}
 	s.route(w, r)
+}
+
+// withoutCredentials returns r without the headers that authenticated and
+// impersonated its user, as upstream drops them once they are used, so
+// that nothing proxied (pods/proxy, services/proxy, nodes/proxy, exec)
+// hands the user's credentials to a backend. r itself is left as it is:
+// the audit record holds it.
+func withoutCredentials(r *http.Request) *http.Request {
+	r = r.WithContext(r.Context())
+	h := r.Header.Clone()
+	h.Del("Authorization")
+	for k := range h {
+		if strings.HasPrefix(k, "Impersonate-") {
+			delete(h, k)
+		}
+	}
+	r.Header = h
+	return r
 }
 
 // authorizeRequest authorizes a request. As upstream since 1.35, a GET of

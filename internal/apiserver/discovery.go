@@ -141,7 +141,8 @@ func subresourceKind(info resources.Info, sub string) metav1.GroupVersionKind {
 	case "portforward":
 		return metav1.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}
 	case "proxy":
-		return metav1.GroupVersionKind{Version: "v1", Kind: "NodeProxyOptions"}
+		// PodProxyOptions, ServiceProxyOptions, NodeProxyOptions.
+		return metav1.GroupVersionKind{Version: "v1", Kind: info.GVK.Kind + "ProxyOptions"}
 	}
 	return metav1.GroupVersionKind(info.GVK)
 }

@@ -80,7 +80,9 @@ func (c *KubeletClient) tlsConfig() *tls.Config {
 	}
 }
 
-// connectSubresources are served by node agents.
+// connectSubresources are served by node agents, but for pods/proxy and
+// services/proxy, which go to the pod or a service endpoint itself
+// (backendproxy.go).
 var connectSubresources = map[string]bool{"log": true, "exec": true, "attach": true, "portforward": true, "proxy": true}
 
 var (
@@ -90,6 +92,10 @@ var (
 
 // connect serves the subresources proxied to node agents.
 func (s *APIServer) connect(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
+	if info.Subresource == "proxy" && (res.info.GVK == podGVK || res.info.GVK == serviceGVK) {
+		s.backendProxy(w, r, info, res)
+		return
+	}
 	if s.cfg.Kubelet == nil {
 		writeError(w, r, apierrors.NewServiceUnavailable("this API server has no client for node agents"))
 		return

@@ -69,6 +69,14 @@ func parseRequest(r *http.Request) (info requestInfo, ok bool) {
 		}
 	}
 
+	if info.Subresource == "proxy" && info.Name != "" {
+		// A proxied request's verb is its method's alone: its query is
+		// the backend's (a ?watch=true is still a get), and, as upstream,
+		// a method with no verb (OPTIONS) is authorized as "".
+		info.Verb = proxyVerbs[r.Method]
+		return info, true
+	}
+
 	q := r.URL.Query()
 	isWatch := watchPath || q.Get("watch") == "true" || q.Get("watch") == "1"
 	switch r.Method {
@@ -97,6 +105,12 @@ func parseRequest(r *http.Request) (info requestInfo, ok bool) {
 		info.Verb = strings.ToLower(r.Method)
 	}
 	return info, true
+}
+
+// proxyVerbs are the verbs of requests to proxy subresources.
+var proxyVerbs = map[string]string{
+	http.MethodGet: "get", http.MethodHead: "get", http.MethodPost: "create",
+	http.MethodPut: "update", http.MethodPatch: "patch", http.MethodDelete: "delete",
 }
 
 func splitPath(p string) []string {

@@ -26,6 +26,10 @@ func TestParseRequest(t *testing.T) {
 		{"discovery", "GET", "/apis/apps/v1", requestInfo{}, false},
 		{"node proxy path", "GET", "/api/v1/nodes/n1/proxy/stats/summary", requestInfo{Version: "v1", Resource: "nodes", Name: "n1", Subresource: "proxy", Verb: "get"}, true},
 		{"pod exec", "POST", "/api/v1/namespaces/ns1/pods/p1/exec?command=ls", requestInfo{Version: "v1", Namespace: "ns1", Resource: "pods", Name: "p1", Subresource: "exec", Verb: "create"}, true},
+		{"pod proxy with port and scheme", "GET", "/api/v1/namespaces/ns1/pods/https:p1:8443/proxy/a/b?watch=true", requestInfo{Version: "v1", Namespace: "ns1", Resource: "pods", Name: "https:p1:8443", Subresource: "proxy", Verb: "get"}, true},
+		{"pod proxy head", "HEAD", "/api/v1/namespaces/ns1/pods/p1/proxy", requestInfo{Version: "v1", Namespace: "ns1", Resource: "pods", Name: "p1", Subresource: "proxy", Verb: "get"}, true},
+		{"service proxy post", "POST", "/api/v1/namespaces/ns1/services/s1:http/proxy/x", requestInfo{Version: "v1", Namespace: "ns1", Resource: "services", Name: "s1:http", Subresource: "proxy", Verb: "create"}, true},
+		{"service proxy options", "OPTIONS", "/api/v1/namespaces/ns1/services/s1/proxy/", requestInfo{Version: "v1", Namespace: "ns1", Resource: "services", Name: "s1", Subresource: "proxy", Verb: ""}, true},
 		{"too deep", "GET", "/api/v1/namespaces/ns1/pods/p1/status/x", requestInfo{}, false},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,10 @@ type Config struct {
 	// Kubelet reaches node agents for pods/log, exec, attach,
 	// portforward and nodes/proxy (proxy.go); nil answers them 503.
 	Kubelet *KubeletClient
+	// ProxyTransport reaches pods and service endpoints for pods/proxy and
+	// services/proxy (backendproxy.go); upgrades dial with its DialContext
+	// and TLS configuration. nil uses newProxyTransport.
+	ProxyTransport *http.Transport
 }
 
 // APIServer is the HTTP handler of the Kubernetes API.
@@ -75,6 +79,9 @@ func New(cfg Config) (*APIServer, error) {
 	}
 	if cfg.Health == nil {
 		cfg.Health = NewHealth()
+	}
+	if cfg.ProxyTransport == nil {
+		cfg.ProxyTransport = newProxyTransport()
 	}
 	s := &APIServer{cfg: cfg, byPath: map[string]*resource{}, byGVK: map[schema.GroupVersionKind]*resource{}}
 	for _, info := range cfg.Resources {
