@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/ptr"
 )
 
 // annotationTerminationLog records, on a CRI container, the host file
@@ -198,73 +202,177 @@ func protocol(p corev1.Protocol) runtimeapi.Protocol {
 	return runtimeapi.Protocol_TCP
 }
 
-// dnsConfig is the pod's resolv.conf: the cluster DNS for ClusterFirst
-// (when one is configured), the host's for Default (and for ClusterFirst
-// without cluster DNS, or on the host network), nothing but the pod's own
-// dnsConfig for None.
+// dnsConfig is the pod's resolv.conf, as upstream's kubelet forms it.
 func (w *podWorker) dnsConfig(pod *corev1.Pod) (*runtimeapi.DNSConfig, error) {
-	policy := pod.Spec.DNSPolicy
-	if policy == "" {
-		policy = corev1.DNSClusterFirst
-	}
-	if policy == corev1.DNSClusterFirst && pod.Spec.HostNetwork {
-		policy = corev1.DNSDefault
-	}
-	if policy == corev1.DNSClusterFirstWithHostNet {
-		policy = corev1.DNSClusterFirst
-	}
-	if policy == corev1.DNSClusterFirst && len(w.k.cfg.ClusterDNS) == 0 {
-		policy = corev1.DNSDefault
-	}
-	cfg := &runtimeapi.DNSConfig{}
-	switch policy {
-	case corev1.DNSClusterFirst:
-		d := w.k.cfg.ClusterDomain
-		cfg.Servers = append(cfg.Servers, w.k.cfg.ClusterDNS...)
-		cfg.Searches = []string{pod.Namespace + ".svc." + d, "svc." + d, d}
-		cfg.Options = []string{"ndots:5"}
-		_, hostSearches, _ := hostResolvConf()
-		cfg.Searches = append(cfg.Searches, hostSearches...)
-	case corev1.DNSDefault:
-		cfg.Servers, cfg.Searches, cfg.Options = hostResolvConf()
-	}
-	if pc := pod.Spec.DNSConfig; pc != nil {
-		cfg.Servers = append(cfg.Servers, pc.Nameservers...)
-		cfg.Searches = append(cfg.Searches, pc.Searches...)
-		for _, o := range pc.Options {
-			if o.Value != nil {
-				cfg.Options = append(cfg.Options, o.Name+":"+*o.Value)
-			} else {
-				cfg.Options = append(cfg.Options, o.Name)
-			}
-		}
-	}
-	if len(cfg.Searches) > 32 {
-		cfg.Searches = cfg.Searches[:32]
-	}
-	return cfg, nil
+	host := parseResolvConf(hostResolvConfPath)
+	nodeRef := &corev1.ObjectReference{Kind: "Node", Name: w.k.cfg.NodeName, UID: types.UID(w.k.cfg.NodeName)}
+	return podDNSConfig(pod, w.k.cfg.ClusterDNS, w.k.cfg.ClusterDomain, host, w.k.recorder, nodeRef), nil
 }
 
-func hostResolvConf() (servers, searches, options []string) {
-	data, err := os.ReadFile("/etc/resolv.conf")
+// hostResolvConfPath is the host's resolver configuration: upstream's
+// kubelet --resolv-conf default.
+const hostResolvConfPath = "/etc/resolv.conf"
+
+// podDNSConfig forms a pod's resolv.conf as upstream's kubelet
+// (pkg/kubelet/network/dns): ClusterFirst (off the host network) and
+// ClusterFirstWithHostNet use the cluster DNS and its search domains
+// followed by the host's, with ndots:5; Default (and ClusterFirst on the
+// host network) uses the host's; None starts empty. ClusterFirst without
+// a cluster DNS records MissingClusterDNS on the node and the pod and falls
+// back to Default. The pod's dnsConfig is appended (duplicates dropped, its
+// options overriding), then the result cut to resolver limits, recording
+// DNSConfigForming when anything is dropped.
+func podDNSConfig(pod *corev1.Pod, clusterDNS []string, domain string, host *runtimeapi.DNSConfig,
+	rec record.EventRecorder, nodeRef *corev1.ObjectReference) *runtimeapi.DNSConfig {
+	cluster := false
+	switch pod.Spec.DNSPolicy {
+	case corev1.DNSNone:
+		host = &runtimeapi.DNSConfig{}
+	case corev1.DNSClusterFirstWithHostNet:
+		cluster = true
+	case corev1.DNSDefault:
+	default: // ClusterFirst, and unset as the API server defaults it
+		cluster = !pod.Spec.HostNetwork
+	}
+	cfg := &runtimeapi.DNSConfig{Servers: host.Servers, Searches: host.Searches, Options: host.Options}
+	if cluster && len(clusterDNS) == 0 {
+		msg := fmt.Sprintf("kubelet does not have ClusterDNS IP configured and cannot create Pod using %q policy. Falling back to %q policy.",
+			corev1.DNSClusterFirst, corev1.DNSDefault)
+		rec.Event(nodeRef, corev1.EventTypeWarning, "MissingClusterDNS", msg)
+		rec.Eventf(pod, corev1.EventTypeWarning, "MissingClusterDNS", "pod: %q. %s",
+			fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID), msg)
+		cluster = false
+	}
+	if cluster {
+		cfg.Servers = slices.Clone(clusterDNS)
+		if domain != "" {
+			cfg.Searches = omitDuplicates(append([]string{pod.Namespace + ".svc." + domain, "svc." + domain, domain}, host.Searches...))
+		}
+		cfg.Options = []string{"ndots:5"}
+	}
+	if pc := pod.Spec.DNSConfig; pc != nil {
+		cfg.Servers = omitDuplicates(append(slices.Clone(cfg.Servers), pc.Nameservers...))
+		cfg.Searches = omitDuplicates(append(slices.Clone(cfg.Searches), pc.Searches...))
+		cfg.Options = mergeDNSOptions(cfg.Options, pc.Options)
+	}
+	return fitDNSLimits(cfg, pod, rec)
+}
+
+func omitDuplicates(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// mergeDNSOptions sets the pod's options over existing ones by name
+// ("ndots:2" replaces "ndots:5"); upstream's order is a map's, ours keeps
+// the existing order and appends new names.
+func mergeDNSOptions(existing []string, pod []corev1.PodDNSConfigOption) []string {
+	var names []string
+	values := map[string]string{}
+	set := func(name, value string) {
+		if _, ok := values[name]; !ok {
+			names = append(names, name)
+		}
+		values[name] = value
+	}
+	for _, o := range existing {
+		name, value, _ := strings.Cut(o, ":")
+		set(name, value)
+	}
+	for _, o := range pod {
+		set(o.Name, ptr.Deref(o.Value, ""))
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if v := values[n]; v != "" {
+			out = append(out, n+":"+v)
+		} else {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Resolver limits, upstream's (ExpandedDNSConfig, on by default).
+const (
+	maxDNSNameservers     = 3
+	maxDNSSearchPaths     = 32
+	maxDNSSearchListChars = 2048
+	maxDNSSearchPathLen   = 253 // glibc aborts on longer search paths
+)
+
+// fitDNSLimits cuts cfg to the resolver limits, as upstream's kubelet.
+func fitDNSLimits(cfg *runtimeapi.DNSConfig, pod *corev1.Pod, rec record.EventRecorder) *runtimeapi.DNSConfig {
+	if len(cfg.Servers) > maxDNSNameservers {
+		cfg.Servers = cfg.Servers[:maxDNSNameservers]
+		rec.Event(pod, corev1.EventTypeWarning, "DNSConfigForming",
+			"Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: "+strings.Join(cfg.Servers, " "))
+	}
+	search, cut := cfg.Searches, false
+	if len(search) > maxDNSSearchPaths {
+		search, cut = search[:maxDNSSearchPaths], true
+	}
+	kept := search[:0:0]
+	for _, s := range search {
+		if len(s) > maxDNSSearchPathLen {
+			cut = true
+			continue
+		}
+		kept = append(kept, s)
+	}
+	for len(kept) > 0 && len(strings.Join(kept, " ")) > maxDNSSearchListChars {
+		kept, cut = kept[:len(kept)-1], true
+	}
+	if cut {
+		rec.Event(pod, corev1.EventTypeWarning, "DNSConfigForming",
+			"Search Line limits were exceeded, some search paths have been omitted, the applied search line is: "+strings.Join(kept, " "))
+	}
+	if len(cfg.Searches) > 0 {
+		cfg.Searches = kept
+	}
+	return cfg
+}
+
+// parseResolvConf reads a resolv.conf as upstream's kubelet: nameserver
+// lines accumulate, the last search line and the last options line win
+// ("domain" is ignored). An unreadable file has nothing.
+func parseResolvConf(path string) *runtimeapi.DNSConfig {
+	cfg := &runtimeapi.DNSConfig{}
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, nil
+		return cfg
 	}
 	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
 		f := strings.Fields(line)
-		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+		if len(f) == 0 {
 			continue
 		}
 		switch f[0] {
 		case "nameserver":
-			servers = append(servers, f[1])
-		case "search", "domain":
-			searches = append(searches, f[1:]...)
+			if len(f) >= 2 {
+				cfg.Servers = append(cfg.Servers, f[1])
+			}
+		case "search":
+			cfg.Searches = []string{}
+			for _, s := range f[1:] {
+				cfg.Searches = append(cfg.Searches, strings.TrimSuffix(s, "."))
+			}
 		case "options":
-			options = append(options, f[1:]...)
+			cfg.Options = f[1:]
 		}
 	}
-	return servers, searches, options
+	return cfg
 }
 
 // startContainer makes sure c's image is present, then creates and starts
