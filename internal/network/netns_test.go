@@ -32,7 +32,7 @@ import (
 // EnsureBridge) with one pod namespace behind it. Nothing leaves these
 // namespaces; all are deleted at the end.
 
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
@@ -299,7 +299,7 @@ func nodeName(i int) string { return fmt.Sprintf("node%d", i+1) }
 func nodeAddr(i int) string { return fmt.Sprintf("172.30.99.%d", i+1) }
 func podAddr(i int) string  { return fmt.Sprintf("10.42.%d.5", i+1) }
 
-func newTestCluster(t *testing.T, backend string, n int) *testCluster {
+func newTestCluster(t testing.TB, backend string, n int) *testCluster {
 	t.Helper()
 	prefix := fmt.Sprintf("skn%d%s", os.Getpid(), strings.ReplaceAll(backend, "-", ""))
 	c := &testCluster{client: fake.NewClientset(), errs: make(chan error, n)}
@@ -368,7 +368,7 @@ func newTestCluster(t *testing.T, backend string, n int) *testCluster {
 }
 
 // stop ends every router and waits for them; safe twice.
-func (c *testCluster) stop(t *testing.T) {
+func (c *testCluster) stop(t testing.TB) {
 	t.Helper()
 	if c.cancel == nil {
 		return
