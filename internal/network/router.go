@@ -287,9 +287,11 @@ func (r *Router) watch(ctx context.Context) error {
 	defer func() { _ = r.nodes.RemoveEventHandler(reg) }()
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	r.factory.Start(ctx.Done())
-	defer r.factory.Shutdown()
+	defer func() {
+		cancel() // stops the informer, which Shutdown waits for
+		r.factory.Shutdown()
+	}()
 	if !cache.WaitForCacheSync(ctx.Done(), r.nodes.HasSynced) {
 		return nil // ctx ended
 	}
