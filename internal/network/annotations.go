@@ -33,6 +33,10 @@ const (
 // skipped until its next update; it is not retried.
 var ErrBadPeer = errors.New("network: node not routable")
 
+// errPending marks the refusals that are a normal stage of a node joining
+// (no pod CIDR or annotations yet): logged quietly, no event.
+var errPending = fmt.Errorf("%w yet", ErrBadPeer)
+
 // vxlanData is the backend-data annotation of a vxlan node, as flannel
 // writes it: {"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:ff"}.
 type vxlanData struct {
@@ -70,7 +74,7 @@ func parsePeer(n *corev1.Node, backend string, cluster netip.Prefix) (peer, erro
 	if backend == BackendVXLAN {
 		raw, ok := n.Annotations[AnnotationBackendData]
 		if !ok {
-			return p, fmt.Errorf("%w: no %s annotation yet", ErrBadPeer, AnnotationBackendData)
+			return p, fmt.Errorf("%w: no %s annotation", errPending, AnnotationBackendData)
 		}
 		var d vxlanData
 		if err := json.Unmarshal([]byte(raw), &d); err != nil {
@@ -93,7 +97,7 @@ func nodePodCIDR(n *corev1.Node) (netip.Prefix, error) {
 		cidrs = []string{n.Spec.PodCIDR}
 	}
 	if len(cidrs) == 0 {
-		return netip.Prefix{}, fmt.Errorf("%w: no pod CIDR yet", ErrBadPeer)
+		return netip.Prefix{}, fmt.Errorf("%w: no pod CIDR", errPending)
 	}
 	for _, s := range cidrs {
 		p, err := netip.ParsePrefix(s)
@@ -125,7 +129,7 @@ func nodeIP(n *corev1.Node) (netip.Addr, error) {
 			return a, nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("%w: no %s annotation and no IPv4 InternalIP", ErrBadPeer, AnnotationPublicIP)
+	return netip.Addr{}, fmt.Errorf("%w: no %s annotation and no IPv4 InternalIP", errPending, AnnotationPublicIP)
 }
 
 func usable(a netip.Addr) bool {

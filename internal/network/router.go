@@ -14,13 +14,17 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/knftables"
 )
@@ -108,6 +112,9 @@ type Router struct {
 	readyOnce sync.Once
 	ran       atomic.Bool
 
+	// recorder is set by Run (tests may set it before); nil drops events.
+	recorder record.EventRecorder
+
 	// queue is built by Run; handlers drop keys until then (tests call
 	// sync directly).
 	queue workqueue.TypedRateLimitingInterface[string]
@@ -115,6 +122,7 @@ type Router struct {
 	// Owned by the goroutine running sync (one worker; tests call sync
 	// from one goroutine): no lock.
 	programmed map[string]entries // peer node name → what is in the kernel
+	refused    map[string]string  // peer node name → why it is not routed (event sent)
 	ownCIDR    netip.Prefix
 }
 
@@ -137,6 +145,7 @@ func newRouter(cfg RouterConfig, k kernel, nft func() (knftables.Interface, erro
 		newNFT:     nft,
 		ready:      make(chan struct{}),
 		programmed: map[string]entries{},
+		refused:    map[string]string{},
 	}
 	if r.backend == "" {
 		r.backend = BackendVXLAN
@@ -235,6 +244,12 @@ func (r *Router) Run(ctx context.Context) error {
 		r.markReady()
 		<-ctx.Done()
 		return nil
+	}
+	if r.recorder == nil {
+		b := record.NewBroadcaster(record.WithContext(ctx))
+		b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: r.client.CoreV1().Events("")})
+		defer b.Shutdown()
+		r.recorder = b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "skiff-network", Host: r.nodeName})
 	}
 	nft, err := r.setUp(ctx)
 	if err == nil {
@@ -362,6 +377,7 @@ func (r *Router) sync(ctx context.Context, name string) error {
 		if _, ok := r.programmed[name]; ok {
 			r.log.Info("node gone; removing its routes", "node", name)
 		}
+		delete(r.refused, name)
 		return r.program(name, entries{})
 	}
 	if err != nil {
@@ -381,14 +397,41 @@ func (r *Router) sync(ctx context.Context, name string) error {
 		}
 	}
 	if err != nil {
-		r.log.Warn("not routing to node", "node", name, "reason", err)
+		r.refuse(n, err)
 		return r.program(name, entries{})
 	}
+	delete(r.refused, name)
 	want := desiredEntries(r.backend, r.dev, p)
 	if have := r.programmed[name]; !equalEntries(have, want) {
 		r.log.Info("routing to node", "node", name, "podCIDR", p.podCIDR, "via", p.ip, "vtepMAC", p.vtepMAC)
 	}
 	return r.program(name, want)
+}
+
+// refuse reports once per reason that n is not routed to: a pending node
+// (no pod CIDR or annotations yet) quietly, anything else as a warning
+// and a Warning event on n, since it needs someone to fix the Node.
+func (r *Router) refuse(n *corev1.Node, why error) {
+	reason := why.Error()
+	if r.refused[n.Name] == reason {
+		return
+	}
+	r.refused[n.Name] = reason
+	if errors.Is(why, errPending) {
+		r.log.Info("not routing to node yet", "node", n.Name, "reason", reason)
+		return
+	}
+	r.log.Warn("not routing to node", "node", n.Name, "reason", reason)
+	r.event(n, corev1.EventTypeWarning, "RouteRefused", fmt.Sprintf("node %s does not route to this node's pods: %s", r.nodeName, reason))
+}
+
+func (r *Router) event(obj *corev1.Node, typ, reason, msg string) {
+	if r.recorder == nil {
+		return
+	}
+	// As kubelet: a Node's events carry its name as the UID.
+	ref := &corev1.ObjectReference{Kind: "Node", Name: obj.Name, UID: types.UID(obj.Name)}
+	r.recorder.Event(ref, typ, reason, msg)
 }
 
 // syncSelf publishes this node's annotations and sets up the vxlan
@@ -421,7 +464,12 @@ func (r *Router) syncSelf(ctx context.Context) error {
 	if !r.cluster.Contains(cidr.Addr()) || cidr.Bits() < r.cluster.Bits() {
 		// Terminal until the Node changes: routing it would break the
 		// cluster's pods.
-		r.log.Error("this node's pod CIDR is outside the cluster CIDR; not routing", "podCIDR", cidr, "clusterCIDR", r.cluster)
+		if r.refused[r.nodeName] != cidr.String() {
+			r.refused[r.nodeName] = cidr.String()
+			r.log.Error("this node's pod CIDR is outside the cluster CIDR; not routing", "podCIDR", cidr, "clusterCIDR", r.cluster)
+			r.event(n, corev1.EventTypeWarning, "PodCIDROutsideCluster",
+				fmt.Sprintf("pod CIDR %s is outside the cluster CIDR %s: pods on this node are not routed", cidr, r.cluster))
+		}
 		return nil
 	}
 	if r.backend == BackendVXLAN {

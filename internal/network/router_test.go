@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/knftables"
 )
 
@@ -442,9 +443,20 @@ func TestSyncHostGW(t *testing.T) {
 	b := node("b", "10.42.2.0/24", "172.30.99.2")
 	far := node("far", "10.42.5.0/24", "192.0.2.5")
 	overlap := node("twin", "10.42.1.0/24", "172.30.99.9")
-	r, k, _, _ := testRouter(t, BackendHostGW, self, b, far, overlap)
+	pending := node("new", "", "172.30.99.7")
+	r, k, _, _ := testRouter(t, BackendHostGW, self, b, far, overlap, pending)
+	events := record.NewFakeRecorder(10)
+	r.recorder = events
 	k.unreachable[netip.MustParseAddr("192.0.2.5")] = true
-	syncAll(t, r, "a", "b", "far", "twin")
+	syncAll(t, r, "a", "b", "far", "twin", "new", "far", "twin", "new")
+	var got []string
+	for len(events.Events) > 0 {
+		got = append(got, <-events.Events)
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "Warning RouteRefused") || !strings.Contains(got[0], "directly connected") ||
+		!strings.Contains(got[1], "overlaps") {
+		t.Errorf("events = %q; want one RouteRefused each for far and twin, none for the pending node", got)
+	}
 	want := []string{"10.42.2.0/24 via 172.30.99.2"}
 	if got := k.routeTable(); !slices.Equal(got, want) {
 		t.Errorf("routes = %q; want %q", got, want)
