@@ -483,7 +483,8 @@ func TestNetnsReachableAndBridge(t *testing.T) {
 		gw  string
 		mtu int
 	}{{"10.42.3.1/24", 1450}, {"10.42.3.1/24", 1450}, {"10.42.7.1/24", 1400}} {
-		must(t, ensureBridge(a.h, "cni0", netip.MustParsePrefix(step.gw), step.mtu))
+		// The exported function, on the calling thread's namespace.
+		must(t, inNS(a.ns, func() error { return EnsureBridge("cni0", netip.MustParsePrefix(step.gw), step.mtu) }))
 		l, err := a.h.LinkByName("cni0")
 		must(t, err)
 		addrs, err := a.h.AddrList(l, netlink.FAMILY_V4)
@@ -498,8 +499,9 @@ func TestNetnsReachableAndBridge(t *testing.T) {
 	if err := ensureBridge(a.h, "cni1", netip.MustParsePrefix("10.42.3.0/24"), 0); err == nil {
 		t.Error("EnsureBridge with the network address as gateway: no error")
 	}
-	must(t, removeBridge(a.h, "cni0"))
-	must(t, removeBridge(a.h, "cni0"))
+	for range 2 {
+		must(t, inNS(a.ns, func() error { return RemoveBridge("cni0") }))
+	}
 	if _, err := a.h.LinkByName("cni0"); !errors.As(err, new(netlink.LinkNotFoundError)) {
 		t.Errorf("cni0 after RemoveBridge: %v", err)
 	}

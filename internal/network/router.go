@@ -74,7 +74,7 @@ type RouterConfig struct {
 	Port int
 	// Device is the vxlan device's name (default "flannel.1").
 	Device string
-	// Logger defaults to slog.Default().
+	// Logger defaults to slog.Default() with component=network.
 	Logger *slog.Logger
 }
 
@@ -160,9 +160,9 @@ func newRouter(cfg RouterConfig, k kernel, nft func() (knftables.Interface, erro
 		r.dev = DefaultDevice
 	}
 	if r.log == nil {
-		r.log = slog.Default()
+		r.log = slog.Default().With("component", "network")
 	}
-	r.log = r.log.With("component", "network", "backend", r.backend)
+	r.log = r.log.With("backend", r.backend)
 	if ip, ok := netip.AddrFromSlice(cfg.NodeIP); ok {
 		r.nodeIP = ip.Unmap()
 	}
