@@ -4,7 +4,9 @@ package network
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -504,5 +506,80 @@ func TestNetnsReachableAndBridge(t *testing.T) {
 	}
 	if _, err := a.h.LinkByName("cni0"); !errors.As(err, new(netlink.LinkNotFoundError)) {
 		t.Errorf("cni0 after RemoveBridge: %v", err)
+	}
+}
+
+// TestNetnsCNIBridgeReusesBridge runs Debian's bridge CNI plugin with the
+// configuration Render writes, after EnsureBridge: the plugin must accept
+// the bridge and gateway it finds and leave them as they are.
+func TestNetnsCNIBridgeReusesBridge(t *testing.T) {
+	needRoot(t)
+	const pluginDir = "/usr/lib/cni"
+	if _, err := os.Stat(pluginDir + "/bridge"); err != nil {
+		t.Skip("needs the CNI bridge plugin in " + pluginDir)
+	}
+	prefix := fmt.Sprintf("skn%dc", os.Getpid())
+	node := newTestNS(t, prefix+"-node")
+	pod := newTestNS(t, prefix+"-pod")
+	gw := netip.MustParsePrefix("10.42.1.1/24")
+	must(t, inNS(node.ns, func() error { return EnsureBridge("cni0", gw, 1450) }))
+
+	conf, err := CNIConfig{PodCIDR: "10.42.1.0/24", Bridge: "cni0", IPAMDir: t.TempDir(), MTU: 1450, NoMasquerade: true}.Render()
+	must(t, err)
+	var list struct {
+		CNIVersion string           `json:"cniVersion"`
+		Name       string           `json:"name"`
+		Plugins    []map[string]any `json:"plugins"`
+	}
+	must(t, json.Unmarshal(conf, &list))
+	bridge := list.Plugins[0]
+	bridge["cniVersion"], bridge["name"] = list.CNIVersion, list.Name
+	stdin, err := json.Marshal(bridge)
+	must(t, err)
+	plugin := func(command string) ([]byte, error) {
+		var out []byte
+		err := inNS(node.ns, func() (err error) {
+			cmd := exec.Command(pluginDir + "/bridge")
+			cmd.Env = []string{"CNI_COMMAND=" + command, "CNI_CONTAINERID=skiff-test", "CNI_NETNS=/run/netns/" + pod.name,
+				"CNI_IFNAME=eth0", "CNI_PATH=" + pluginDir}
+			cmd.Stdin = bytes.NewReader(stdin)
+			out, err = cmd.Output()
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+				err = fmt.Errorf("%w: %s %s", err, out, ee.Stderr)
+			}
+			return err
+		})
+		return out, err
+	}
+	out, err := plugin("ADD")
+	if err != nil {
+		t.Fatalf("bridge plugin ADD: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := plugin("DEL"); err != nil {
+			t.Errorf("bridge plugin DEL: %v", err)
+		}
+	})
+	t.Logf("ADD result: %s", out)
+
+	br, err := node.h.LinkByName("cni0")
+	must(t, err)
+	addrs, err := node.h.AddrList(br, netlink.FAMILY_V4)
+	must(t, err)
+	if len(addrs) != 1 || addrs[0].IPNet.String() != gw.String() || br.Attrs().MTU != 1450 {
+		t.Errorf("cni0 after the plugin: addrs %v mtu %d; want only %s, mtu 1450", addrs, br.Attrs().MTU, gw)
+	}
+	eth0, err := pod.h.LinkByName("eth0")
+	must(t, err)
+	paddrs, err := pod.h.AddrList(eth0, netlink.FAMILY_V4)
+	must(t, err)
+	if len(paddrs) != 1 || eth0.Attrs().MTU != 1450 {
+		t.Fatalf("pod eth0: addrs %v mtu %d; want one address, mtu 1450", paddrs, eth0.Attrs().MTU)
+	}
+	// The pod reaches the node's gateway address.
+	srv := echoServer(t, node, "10.42.1.1:0")
+	src, err := seenSource(pod, srv)
+	if err != nil || src != paddrs[0].IP.String() {
+		t.Errorf("pod → gateway: source %q, %v; want %s", src, err, paddrs[0].IP)
 	}
 }
