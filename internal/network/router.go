@@ -124,6 +124,7 @@ type Router struct {
 	programmed map[string]entries // peer node name → what is in the kernel
 	refused    map[string]string  // peer node name → why it is not routed (event sent)
 	ownCIDR    netip.Prefix
+	self       string // this node's state as last reported
 }
 
 // NewRouter checks cfg and reads the node's underlay MTU; it starts
@@ -439,7 +440,7 @@ func (r *Router) event(obj *corev1.Node, typ, reason, msg string) {
 func (r *Router) syncSelf(ctx context.Context) error {
 	n, err := r.lister.Get(r.nodeName)
 	if apierrors.IsNotFound(err) {
-		r.log.Info("waiting for this node's Node object", "node", r.nodeName)
+		r.selfState("no Node", func() { r.log.Info("waiting for this node's Node object", "node", r.nodeName) })
 		return nil
 	}
 	if err != nil {
@@ -458,18 +459,17 @@ func (r *Router) syncSelf(ctx context.Context) error {
 	}
 	cidr, err := nodePodCIDR(n)
 	if err != nil {
-		r.log.Info("waiting for this node's pod CIDR", "node", r.nodeName, "reason", err)
+		r.selfState(err.Error(), func() { r.log.Info("waiting for this node's pod CIDR", "node", r.nodeName, "reason", err) })
 		return nil
 	}
 	if !r.cluster.Contains(cidr.Addr()) || cidr.Bits() < r.cluster.Bits() {
 		// Terminal until the Node changes: routing it would break the
 		// cluster's pods.
-		if r.refused[r.nodeName] != cidr.String() {
-			r.refused[r.nodeName] = cidr.String()
+		r.selfState("outside "+cidr.String(), func() {
 			r.log.Error("this node's pod CIDR is outside the cluster CIDR; not routing", "podCIDR", cidr, "clusterCIDR", r.cluster)
 			r.event(n, corev1.EventTypeWarning, "PodCIDROutsideCluster",
 				fmt.Sprintf("pod CIDR %s is outside the cluster CIDR %s: pods on this node are not routed", cidr, r.cluster))
-		}
+		})
 		return nil
 	}
 	if r.backend == BackendVXLAN {
@@ -479,12 +479,19 @@ func (r *Router) syncSelf(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.ownCIDR != cidr {
-		r.log.Info("node network set up", "node", r.nodeName, "podCIDR", cidr)
-		r.ownCIDR = cidr
-	}
+	r.ownCIDR = cidr
+	r.selfState("set up "+cidr.String(), func() { r.log.Info("node network set up", "node", r.nodeName, "podCIDR", cidr) })
 	r.markReady()
 	return nil
+}
+
+// selfState runs report when this node's state differs from the last
+// one reported, so Node updates (heartbeats) do not repeat the same log.
+func (r *Router) selfState(state string, report func()) {
+	if r.self != state {
+		r.self = state
+		report()
+	}
 }
 
 // changedAnnotations returns the entries of want that have differs in.
