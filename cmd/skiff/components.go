@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/controller/manager"
+	"github.com/skiff-sh/skiff/internal/leader"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
@@ -58,8 +59,12 @@ func schedulerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			leaseClient, err := leader.NewClient(cfg)
+			if err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			sched, err := scheduler.New(client, informers.NewSharedInformerFactory(client, 0), scheduler.Options{Config: sc, Logger: logger})
+			sched, err := scheduler.New(client, informers.NewSharedInformerFactory(client, 0), scheduler.Options{Config: sc, Logger: logger, LeaseClient: leaseClient})
 			if err != nil {
 				return err
 			}

@@ -38,8 +38,10 @@
 // New registers event handlers on the informer factory it is given; Run
 // starts that factory (harmless if the caller already did), waits for the
 // caches, optionally acquires the leader Lease, and blocks running cycles
-// until its context ends. In-flight bindings are waited for before Run
-// returns.
+// until its context ends. Losing the Lease ends the term's cycles and
+// bindings, puts unfinished pods back in the queue, and campaigns again
+// (package leader); the informers and the cache stay warm between terms.
+// In-flight bindings are waited for before Run returns.
 //
 // # Locks
 //

@@ -157,6 +157,14 @@ func (q *Queue) Run(done <-chan struct{}) {
 	}
 }
 
+// reopen undoes Close for a new leader term; the pods queued meanwhile are
+// kept.
+func (q *Queue) reopen() {
+	q.mu.Lock()
+	q.closed = false
+	q.mu.Unlock()
+}
+
 // Close wakes Pop, which then returns false. Safe twice.
 func (q *Queue) Close() {
 	q.mu.Lock()

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -26,14 +25,10 @@ import (
 	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/clock"
-)
 
-// ErrLostLeadership is returned by Run when leader election is enabled and
-// the Lease is lost.
-var ErrLostLeadership = errors.New("scheduler: lost leadership")
+	"github.com/skiff-sh/skiff/internal/leader"
+)
 
 // Options configure a Scheduler; the zero value is upstream's defaults.
 type Options struct {
@@ -52,6 +47,10 @@ type Options struct {
 	// Identity names this instance in the leader Lease (default
 	// hostname_uuid).
 	Identity string
+	// LeaseClient reads and renews the leader Lease; nil: the scheduler's
+	// client. Give it one of its own (leader.NewClient) so renewals never
+	// wait behind the scheduler's own requests.
+	LeaseClient kubernetes.Interface
 }
 
 // Scheduler assigns pending pods to nodes. Build it with New, then call Run.
@@ -75,6 +74,7 @@ type Scheduler struct {
 	broadcaster events.EventBroadcasterAdapter // nil when Options.Recorder was given
 	bindSlots   chan struct{}
 	identity    string
+	leaseClient kubernetes.Interface
 
 	// wg tracks binding and status goroutines; Run waits for them.
 	wg sync.WaitGroup
@@ -126,6 +126,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		recorder:     opts.Recorder,
 		bindSlots:    make(chan struct{}, opts.BindWorkers),
 		identity:     opts.Identity,
+		leaseClient:  opts.LeaseClient,
 		nominated:    map[string]map[string]*PodInfo{},
 		explanations: map[string]*Explanation{},
 		rnd:          rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
@@ -178,9 +179,12 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 }
 
 // Run starts the informer factory (harmless if the caller already did) and
-// the event broadcaster, waits for the caches, takes the leader Lease when
-// enabled, and schedules until ctx ends. It returns after in-flight bindings
-// finish; ErrLostLeadership if the Lease was lost.
+// the event broadcaster, waits for the caches, and schedules until ctx ends.
+// With leader election it schedules only while holding the Lease: losing it
+// stops scheduling (in-flight bindings finish, the pods of unfinished cycles
+// go back to the queue) and campaigning starts again, as the process
+// restart upstream relies on would. It returns after in-flight bindings
+// finish.
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.factory.Start(ctx.Done())
 	if s.broadcaster != nil {
@@ -195,39 +199,29 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.run(ctx)
 		return nil
 	}
-	lost := false
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
-		Client:     s.client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: s.identity},
+	client := s.leaseClient
+	if client == nil {
+		client = s.client
 	}
-	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock: lock, LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
-		ReleaseOnCancel: true, Name: "skiff-scheduler",
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				s.log.Info("acquired leader lease", "lease", le.Namespace+"/"+le.Name, "identity", s.identity)
-				s.run(ctx)
-			},
-			OnStoppedLeading: func() {
-				if ctx.Err() == nil {
-					lost = true
-				}
-			},
-		},
+	err := leader.Run(ctx, leader.Config{
+		Namespace: le.Namespace, Name: le.Name, Identity: s.identity, Client: client,
+		LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+		Logger: s.log,
+	}, func(lctx context.Context) error {
+		s.run(lctx)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("scheduler: leader election: %w", err)
-	}
-	elector.Run(ctx)
-	if lost {
-		return ErrLostLeadership
 	}
 	return nil
 }
 
 // run schedules until ctx ends.
+// It may run again after it returned (a new leader term): the queue, closed
+// when ctx ends, is opened again first.
 func (s *Scheduler) run(ctx context.Context) {
+	s.queue.reopen()
 	qdone := make(chan struct{})
 	go func() {
 		defer close(qdone)
@@ -364,8 +358,10 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	select {
 	case s.bindSlots <- struct{}{}:
 	case <-ctx.Done():
+		// The term ended before binding: the pod stays pending, so
+		// the next term (here or in another process) must see it.
 		s.cache.Forget(assumed)
-		s.queue.Done(qp.Key)
+		s.queue.Requeue(qp, cycle, false)
 		return false
 	}
 	s.wg.Add(1)
@@ -392,8 +388,15 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, cycle int64, assume
 		return
 	}
 	s.cache.Forget(assumed)
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) || ctx.Err() != nil {
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		s.queue.Done(qp.Key)
+		return
+	}
+	if ctx.Err() != nil {
+		// The term ended mid-binding. If the binding landed the pod's
+		// update takes it out of the queue; otherwise the next term
+		// binds it.
+		s.queue.Requeue(qp, cycle, false)
 		return
 	}
 	s.log.Warn("binding failed", "pod", qp.Key, "node", assumed.Spec.NodeName, "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/internal/leader"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
@@ -59,8 +60,14 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Renewals go on a connection and rate limit of their own, so
+		// a busy scheduler cannot make itself lose the Lease.
+		leaseClient, err := leader.NewClient(cfg)
+		if err != nil {
+			return nil, err
+		}
 		sched, err := scheduler.New(client, informers.NewSharedInformerFactory(client, 0), scheduler.Options{
-			Config: sc, Logger: s.cfg.Logger.With("component", "scheduler"),
+			Config: sc, Logger: s.cfg.Logger.With("component", "scheduler"), LeaseClient: leaseClient,
 		})
 		if err != nil {
 			return nil, err

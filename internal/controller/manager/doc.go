@@ -5,8 +5,8 @@
 // the ordered list in controllers.go, starts the informers and runs the
 // controllers until its context ends. With Options.LeaderElect it first
 // acquires a coordination.k8s.io Lease in kube-system, so that of several
-// servers exactly one runs the controllers; losing the lease stops them and
-// makes Run return ErrLeaderElectionLost (the caller should exit or retry).
+// servers exactly one runs the controllers; losing the lease stops them all
+// and campaigns again (package leader), as a restarted upstream process would.
 //
 // Adding a controller is one line in the list in controllers.go: a name
 // and a constructor taking the shared *Context.

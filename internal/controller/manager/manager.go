@@ -22,14 +22,10 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/clock"
-)
 
-// ErrLeaderElectionLost is returned by Run when the manager stops leading
-// before its context ends.
-var ErrLeaderElectionLost = errors.New("manager: leader election lost")
+	"github.com/skiff-sh/skiff/internal/leader"
+)
 
 // Options configure Run; the zero value runs every controller without
 // leader election.
@@ -120,7 +116,9 @@ func Names() []string {
 }
 
 // Run runs the controller manager against the API server cfg points at
-// until ctx ends (nil error) or leadership is lost (ErrLeaderElectionLost).
+// until ctx ends (nil error). With leader election the controllers run only
+// while the Lease is held; losing it stops them and campaigning starts
+// again.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -150,7 +148,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	return runElected(ctx, cfg, client, opts)
 }
 
-// runElected runs the controllers while this process holds the lease.
+// runElected runs the controllers while this process holds the lease, and
+// campaigns again whenever it loses it: each term builds the controllers
+// and informers afresh and stops them all before the next campaign. The
+// lease is renewed on a client of its own (leader.NewClient), so a busy
+// manager's requests never delay a renewal.
 func runElected(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, opts Options) error {
 	le := opts.LeaderElection
 	if le.Namespace == "" {
@@ -163,58 +165,17 @@ func runElected(ctx context.Context, cfg *rest.Config, client kubernetes.Interfa
 		host, _ := os.Hostname()
 		le.Identity = host + "_" + string(uuid.NewUUID())
 	}
-	le.LeaseDuration = orDefault(le.LeaseDuration, 15*time.Second)
-	le.RenewDeadline = orDefault(le.RenewDeadline, 10*time.Second)
-	le.RetryPeriod = orDefault(le.RetryPeriod, 2*time.Second)
-	log := opts.Logger.With("lease", le.Namespace+"/"+le.Name, "identity", le.Identity)
-
-	// acquired receives the leading context when the lease is won; it is
-	// buffered so the elector's callback never blocks.
-	acquired := make(chan context.Context, 1)
-	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
-			Client:     client.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: le.Identity},
-		},
-		LeaseDuration:   le.LeaseDuration,
-		RenewDeadline:   le.RenewDeadline,
-		RetryPeriod:     le.RetryPeriod,
-		ReleaseOnCancel: true,
-		Name:            le.Name,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(lctx context.Context) { acquired <- lctx },
-			OnStoppedLeading: func() { log.Info("stopped leading") },
-		},
-	})
+	leaseClient, err := leader.NewClient(cfg)
 	if err != nil {
 		return err
 	}
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// electorDone is closed when the elector has stopped (and released
-	// the lease, if it held it).
-	electorDone := make(chan struct{})
-	go func() {
-		defer close(electorDone)
-		elector.Run(ectx)
-	}()
-	log.Info("waiting for leadership")
-	select {
-	case lctx := <-acquired:
-		log.Info("became leader, starting controllers")
-		runErr := runControllers(lctx, cfg, client, opts)
-		cancel()
-		<-electorDone
-		if runErr != nil {
-			return runErr
-		}
-	case <-electorDone:
-	}
-	if ctx.Err() == nil {
-		return ErrLeaderElectionLost
-	}
-	return nil
+	return leader.Run(ctx, leader.Config{
+		Namespace: le.Namespace, Name: le.Name, Identity: le.Identity, Client: leaseClient,
+		LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+		Logger: opts.Logger,
+	}, func(lctx context.Context) error {
+		return runControllers(lctx, cfg, client, opts)
+	})
 }
 
 // rootCACert is the bundle the root CA publisher publishes: the one given,
@@ -232,13 +193,6 @@ func rootCACert(cfg *rest.Config, opts Options) []byte {
 		}
 	}
 	return nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // runControllers builds the enabled controllers, starts the informers and

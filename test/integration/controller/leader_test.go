@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,7 +61,7 @@ func TestLeaderElection(t *testing.T) {
 	collects("le-a")
 
 	cancelA()
-	if err := <-doneA; err != nil && !errors.Is(err, manager.ErrLeaderElectionLost) {
+	if err := <-doneA; err != nil {
 		t.Fatalf("manager a: %v", err)
 	}
 	eventually(t, 15*time.Second, func() (bool, string) { return holder() == "b", fmt.Sprintf("lease holder = %q", holder()) })
