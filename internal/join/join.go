@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/pki"
@@ -294,5 +293,6 @@ func JoinOnce(ctx context.Context, dataDir, serverURL, token, node string) (stri
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
 	}
-	return path, clientcmd.WriteToFile(*cfg, path)
+	// Atomically: a torn file would be taken as joined at the next start.
+	return path, pki.WriteConfigFile(path, cfg)
 }

@@ -97,6 +97,11 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("kubelet: %w", err)
 		}
+		// Pod secrets and the node's key live below: owner only, also
+		// for a directory an earlier version left open.
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("kubelet: %w", err)
+		}
 	}
 	rc := rest.CopyConfig(cfg.RestConfig)
 	rc.UserAgent = "skiff-agent/" + cfg.NodeName

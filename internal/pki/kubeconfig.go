@@ -31,7 +31,14 @@ func WriteKubeconfig(path, serverURL string, b *Bundle, user string, groups ...s
 			return err
 		}
 	}
-	data, err := clientcmd.Write(*Kubeconfig(serverURL, b.caPEM, pair))
+	return WriteConfigFile(path, Kubeconfig(serverURL, b.caPEM, pair))
+}
+
+// WriteConfigFile writes cfg to path as WriteKubeconfig does: mode 0600,
+// replaced atomically, parent directories created (0755: the parent may
+// be shared, like ~/.kube).
+func WriteConfigFile(path string, cfg *clientcmdapi.Config) error {
+	data, err := clientcmd.Write(*cfg)
 	if err != nil {
 		return fmt.Errorf("pki: kubeconfig: %w", err)
 	}

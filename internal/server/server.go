@@ -189,6 +189,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return err
 	}
+	// It holds keys, tokens and the database: only its owner may look in,
+	// whoever created it before.
+	if err := os.Chmod(s.cfg.DataDir, 0o700); err != nil {
+		return err
+	}
 
 	// Certificates are made while etcd starts.
 	bundleCh := make(chan error, 1)
