@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-sh/skiff/test/internal/testenv"
 )
 
 func TestMemoryLimitOOMKilled(t *testing.T) {
@@ -94,11 +96,11 @@ func TestAgentRestartAdoptsContainers(t *testing.T) {
 	pod = waitPod(t, ns, "survivor", "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	before := pod.Status.ContainerStatuses[0].ContainerID
 
-	if err := agent.stop(); err != nil {
+	if err := agent.Stop(); err != nil {
 		t.Fatalf("stopping the agent: %v", err)
 	}
 	var err error
-	if agent, err = start(agentLogPth, bin, agentArgs...); err != nil {
+	if agent, err = testenv.Start(agentLogPth, bin, agentArgs...); err != nil {
 		t.Fatalf("restarting the agent: %v", err)
 	}
 	// The Node still says Ready from before; wait for the new agent's
@@ -107,7 +109,7 @@ func TestAgentRestartAdoptsContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(90*time.Second, agent, func() error {
+	if err := testenv.WaitFor(90*time.Second, agent, func() error {
 		if _, err := cri.RuntimeVersion(context.Background()); err != nil {
 			return err
 		}

@@ -22,7 +22,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -45,6 +44,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/runtime"
+	"github.com/skiff-sh/skiff/test/internal/testenv"
 )
 
 // BusyboxImage is the test image: Debian's static busybox with its applets
@@ -62,7 +62,7 @@ var (
 	nodeName    = "skiff-e2e-node"
 	agentData   string
 	agentArgs   []string
-	agent       *proc
+	agent       *testenv.Proc
 	cgroupRoot  string
 	bridgeName  string
 	agentLogPth string
@@ -125,7 +125,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	serverURL := "https://127.0.0.1:" + strconv.Itoa(port)
-	srv, err := start(filepath.Join(tmp, "server.log"), bin, "server", "--data-dir", serverData,
+	srv, err := testenv.Start(filepath.Join(tmp, "server.log"), bin, "server", "--data-dir", serverData,
 		"--https-listen-port", strconv.Itoa(port), "--bind-address", "127.0.0.1", "--disable-agent",
 		"--cluster-cidr", clusterCIDR)
 	if err != nil {
@@ -133,12 +133,12 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer func() {
-		if err := srv.stop(); err != nil {
+		if err := srv.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "node: stopping the server:", err)
 		}
 	}()
 	kubeconfig = filepath.Join(serverData, "admin.kubeconfig")
-	if err := waitFor(30*time.Second, srv, func() error {
+	if err := testenv.WaitFor(30*time.Second, srv, func() error {
 		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 		if err != nil {
 			return err
@@ -157,7 +157,7 @@ func runMain(m *testing.M) int {
 		return nil
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "node: server not ready:", err)
-		srv.dump()
+		srv.Dump()
 		return 1
 	}
 
@@ -170,19 +170,19 @@ func runMain(m *testing.M) int {
 	agentArgs = []string{"agent", "--kubeconfig", nodeKubeconfig, "--data-dir", agentData,
 		"--node-name", nodeName, "--cni-bridge", bridgeName, "--cgroup-root", cgroupRoot,
 		"--kubelet-port", "0"}
-	if agent, err = start(agentLogPth, bin, agentArgs...); err != nil {
+	if agent, err = testenv.Start(agentLogPth, bin, agentArgs...); err != nil {
 		fmt.Fprintln(os.Stderr, "node: starting the agent:", err)
 		return 1
 	}
 	defer func() {
 		removeAllSandboxes()
-		if err := agent.stop(); err != nil {
+		if err := agent.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "node: stopping the agent:", err)
 		}
 	}()
-	if err := waitFor(90*time.Second, agent, nodeReady); err != nil {
+	if err := testenv.WaitFor(90*time.Second, agent, nodeReady); err != nil {
 		fmt.Fprintln(os.Stderr, "node: node not ready:", err)
-		agent.dump()
+		agent.Dump()
 		return 1
 	}
 	if cri, err = runtime.Dial(context.Background(), kubelet.ContainerdAddress(agentData)); err != nil {
@@ -193,7 +193,7 @@ func runMain(m *testing.M) int {
 
 	code := m.Run()
 	if code != 0 {
-		agent.dump()
+		agent.Dump()
 	}
 	return code
 }
@@ -212,43 +212,14 @@ func nodeReady() error {
 	return fmt.Errorf("node %s not Ready: %+v", nodeName, node.Status.Conditions)
 }
 
-// writeBusyboxImage writes BusyboxImage: /bin/busybox and a link per
-// applet, so `sh`, `httpd`, `sleep` ... resolve on PATH, and
+// writeBusyboxImage writes BusyboxImage: busybox (testenv) and
 // /bin/grpc-health (testdata/grpchealth) for gRPC probes.
 func writeBusyboxImage(path string) error {
-	data, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return fmt.Errorf("%w (install Debian's busybox-static)", err)
-	}
 	grpcHealth, err := buildGRPCHealth()
 	if err != nil {
 		return err
 	}
-	files := []runtime.File{
-		{Name: "bin/busybox", Mode: 0o755, Data: data},
-		{Name: "bin/grpc-health", Mode: 0o755, Data: grpcHealth},
-		{Name: "tmp", Mode: os.ModeDir | 0o777},
-		{Name: "etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")},
-		{Name: "etc/group", Mode: 0o644, Data: []byte("root:x:0:\nnogroup:x:65534:\n")},
-	}
-	out, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		return err
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet != "busybox" {
-			files = append(files, runtime.File{Name: "bin/" + applet, Mode: os.ModeSymlink, Link: "busybox"})
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := runtime.WriteDockerArchive(f, BusyboxImage, files, runtime.ImageConfig{Cmd: []string{"sh"}}); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return testenv.WriteBusyboxImage(path, BusyboxImage, runtime.File{Name: "bin/grpc-health", Mode: 0o755, Data: grpcHealth})
 }
 
 // writeNodeKubeconfig signs a client certificate for system:node:NAME with
@@ -307,73 +278,6 @@ func generateKey() (*ecdsa.PrivateKey, error) {
 }
 
 // proc is a started skiff process.
-type proc struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{} // closed when the process has exited; err is then set
-	err  error
-}
-
-func start(logPath, name string, args ...string) (*proc, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	p := &proc{cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
-}
-
-// stop sends SIGTERM and waits (SIGKILL after 30 s).
-func (p *proc) stop() error {
-	select {
-	case <-p.done:
-		return p.err
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return errors.New("did not exit within 30s of SIGTERM")
-	}
-}
-
-func (p *proc) dump() {
-	data, _ := os.ReadFile(p.log)
-	if len(data) > 20000 {
-		data = data[len(data)-20000:]
-	}
-	fmt.Fprintf(os.Stderr, "---- %s ----\n%s\n", p.log, data)
-}
-
-// waitFor polls check until it succeeds, p exits, or timeout passes.
-func waitFor(timeout time.Duration, p *proc, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("process exited: %v (last: %v)", p.err, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,25 +2,18 @@ package node
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-sh/skiff/test/internal/testenv"
 )
 
 // buildGRPCHealth builds testdata/grpchealth, static, for the test image.
 func buildGRPCHealth() ([]byte, error) {
-	out := filepath.Join(tmp, "grpc-health")
-	build := exec.Command("go", "build", "-o", out, "./testdata/grpchealth")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("building testdata/grpchealth: %w", err)
-	}
-	return os.ReadFile(out)
+	return testenv.BuildStatic("./testdata/grpchealth", filepath.Join(tmp, "grpc-health"))
 }
 
 // containerStatus returns the status of the init or app container name.
