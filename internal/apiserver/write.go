@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -225,6 +226,11 @@ func (s *APIServer) createObject(ctx context.Context, res *resource, namespace s
 		return nil, err
 	}
 	created, err := res.store.Create(ctx, namespace, m.Name, stored)
+	if apierrors.IsRequestEntityTooLargeError(err) && dropManagedFields(stored) {
+		// As upstream: managedFields can be large and are safe to
+		// drop when the object would not fit otherwise.
+		created, err = res.store.Create(ctx, namespace, m.Name, stored)
+	}
 	if err != nil {
 		alloc.rollback(ctx)
 		if apierrors.IsAlreadyExists(err) && m.GenerateName != "" && objectMeta(obj).Name != "" {
@@ -316,6 +322,10 @@ var errDryRun = errors.New("dry run")
 func (s *APIServer) updateObject(ctx context.Context, res *resource, info requestInfo, opts writeOptions, newObject func(cur runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
 	var result runtime.Object
 	created := false
+	// withoutManagedFields is set for a second attempt when the object
+	// did not fit in etcd with its managedFields (not for apply, whose
+	// point they are), as upstream retries.
+	withoutManagedFields := false
 	fn := func(stored runtime.Object) (runtime.Object, error) {
 		cur, err := res.served(stored)
 		if err != nil {
@@ -347,6 +357,9 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 			if err := s.validateAdmission(ctx, req, opts); err != nil {
 				return nil, err
 			}
+			if withoutManagedFields {
+				dropManagedFields(obj)
+			}
 			result = obj
 			return res.stored(obj)
 		}
@@ -375,6 +388,9 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 			if obj, err = s.manageFields(res, info.Subresource, cur, obj, opts.fieldManager); err != nil {
 				return nil, err
 			}
+		}
+		if withoutManagedFields {
+			dropManagedFields(obj)
 		}
 		result = obj
 		if opts.dryRun {
@@ -423,6 +439,10 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 	} else {
 		var out runtime.Object
 		out, err = res.store.Update(ctx, info.Namespace, info.Name, allocating)
+		if apierrors.IsRequestEntityTooLargeError(err) && !opts.apply {
+			withoutManagedFields = true
+			out, err = res.store.Update(ctx, info.Namespace, info.Name, allocating)
+		}
 		if err == nil {
 			result, err = res.served(out)
 		}
@@ -527,6 +547,17 @@ func (s *APIServer) finishDeletion(ctx context.Context, res *resource, obj runti
 	}
 	s.release(ctx, obj)
 	return true, nil
+}
+
+// dropManagedFields clears obj's managedFields and reports whether there
+// were any to clear.
+func dropManagedFields(obj runtime.Object) bool {
+	a, err := meta.Accessor(obj)
+	if err != nil || len(a.GetManagedFields()) == 0 {
+		return false
+	}
+	a.SetManagedFields(nil)
+	return true
 }
 
 // manageFields records the write in metadata.managedFields.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,21 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/skiff-sh/skiff/internal/pki"
+)
+
+// Request limits, for the embedded etcd and every client of an etcd.
+const (
+	// MaxRequestBytes is the largest request etcd accepts (its default,
+	// --max-request-bytes); a larger one fails with "etcdserver: request
+	// is too large".
+	MaxRequestBytes = embed.DefaultMaxRequestBytes
+	// MaxCallSendMsgSize lets a client send whatever etcd's gRPC server
+	// receives: the request limit plus etcd's allowance for gRPC framing
+	// (512 KiB), so etcd, not the client, judges a request's size.
+	MaxCallSendMsgSize = MaxRequestBytes + 512<<10
+	// MaxCallRecvMsgSize is unlimited, as etcd's own default: a range's
+	// size is bounded by its page limit, not by the transport.
+	MaxCallRecvMsgSize = math.MaxInt32
 )
 
 // ErrStartTimeout is returned by StartEmbedded when etcd does not become
@@ -110,6 +126,7 @@ func StartEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embe
 		cfg.SnapshotCount = 10000
 	}
 	cfg.SnapshotCatchUpEntries = 1000
+	cfg.MaxRequestBytes = MaxRequestBytes
 	cfg.QuotaBackendBytes = opts.QuotaBackendBytes
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = 2 << 30
@@ -196,13 +213,12 @@ func StartEmbedded(ctx context.Context, dir string, opts EmbeddedOptions) (*Embe
 
 	endpoint := "https://" + e.Clients[0].Addr().String()
 	client, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{endpoint},
-		DialTimeout: 5 * time.Second,
-		Logger:      lg,
-		TLS:         clientTLS,
-		// Objects up to etcd's request limit (1.5 MiB) plus framing.
-		MaxCallSendMsgSize: 2 << 20,
-		MaxCallRecvMsgSize: 0, // unlimited: large ranges are paginated anyway
+		Endpoints:          []string{endpoint},
+		DialTimeout:        5 * time.Second,
+		Logger:             lg,
+		TLS:                clientTLS,
+		MaxCallSendMsgSize: MaxCallSendMsgSize,
+		MaxCallRecvMsgSize: MaxCallRecvMsgSize,
 	})
 	if err != nil {
 		e.Close()

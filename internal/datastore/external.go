@@ -58,7 +58,8 @@ func ConnectExternal(endpoints []string, tlsConfig *tls.Config) (*clientv3.Clien
 		TLS:                tlsConfig,
 		DialTimeout:        10 * time.Second,
 		DialKeepAliveTime:  30 * time.Second,
-		MaxCallSendMsgSize: 2 << 20,
+		MaxCallSendMsgSize: MaxCallSendMsgSize,
+		MaxCallRecvMsgSize: MaxCallRecvMsgSize,
 		Logger:             zap.NewNop(),
 	})
 }

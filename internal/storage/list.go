@@ -210,6 +210,11 @@ func (r *resource) listEtcd(ctx context.Context, f filter, limit int64, rev int6
 				}
 				return nil, apierrors.NewResourceExpired(msgListTooOld)
 			}
+			if errors.Is(err, rpctypes.ErrFutureRev) {
+				// A continue token (or exact resourceVersion) from the
+				// future: upstream's 504, no Retry-After.
+				return nil, tooLargeResourceVersionRetry(uint64(rev), r.s.rev.Load(), 0)
+			}
 			return nil, etcdError(err)
 		}
 		if rev == 0 {
