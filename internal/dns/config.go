@@ -55,6 +55,11 @@ type Config struct {
 	TTL uint32
 	// ForwardTimeout bounds one attempt at one upstream; default 2s.
 	ForwardTimeout time.Duration
+	// CacheSize bounds the cache of upstream answers, in entries; 0 is
+	// DefaultCacheSize, negative turns the cache off. Answers are kept
+	// for their TTL, at most 30s. Cluster names are never cached (they
+	// are answered from the index).
+	CacheSize int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Clock stamps the SOA serial (the time of the last index change);
@@ -89,6 +94,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ForwardTimeout <= 0 {
 		cfg.ForwardTimeout = DefaultForwardTimeout
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -68,7 +68,8 @@
 // the upstream resolvers: UDP first, the same upstream again over TCP when
 // the answer is truncated, the next upstream on error or timeout, starting
 // round-robin. No upstreams means SERVFAIL for such names (logged once at
-// start). Forwarded answers are not cached.
+// start). Upstream answers (NOERROR and NXDOMAIN) are cached for their
+// TTL, at most 30 seconds, in a bounded cache (Config.CacheSize).
 //
 // # Wire details
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -46,6 +47,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if len(cfg.Upstreams) > 0 {
 		res.fwd = newForwarder(cfg.Upstreams, cfg.ForwardTimeout)
+		if cfg.CacheSize > 0 {
+			res.fwd = newCache(res.fwd, cfg.Clock, cfg.CacheSize)
+		}
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, ix: ix, res: res, ready: make(chan struct{})}, nil
 }
@@ -190,6 +194,13 @@ type handler struct {
 }
 
 func (h *handler) ServeDNS(w miekg.ResponseWriter, req *miekg.Msg) {
+	// A bug answering one query must not take the node agent down with it.
+	defer func() {
+		if p := recover(); p != nil {
+			h.res.log.Error("panic answering a query", "panic", p, "stack", string(debug.Stack()))
+			_ = w.WriteMsg(reply(req, miekg.RcodeServerFailure))
+		}
+	}()
 	_, tcp := w.LocalAddr().(*net.TCPAddr)
 	resp := h.res.Resolve(h.ctx, req, tcp)
 	if !tcp {
