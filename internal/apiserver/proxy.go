@@ -267,7 +267,7 @@ func (s *APIServer) podLog(w http.ResponseWriter, r *http.Request, info requestI
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		writeError(w, r, apierrors.NewGenericServerResponse(resp.StatusCode, "get", schema.GroupResource{Resource: "pods"}, pod.Name, strings.TrimSpace(string(body)), 0, false))
+		writeError(w, r, kubeletError(resp.StatusCode, pod.Name, strings.TrimSpace(string(body))))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")
@@ -288,6 +288,20 @@ func (s *APIServer) podLog(w http.ResponseWriter, r *http.Request, info requestI
 			return
 		}
 	}
+}
+
+// kubeletError turns the agent's refusal of a log request into the API
+// error upstream's response checker makes of it: the agent's message as
+// is for 400 (kubectl shows `previous terminated container "c" in pod "p"
+// not found`) and 500, a generic status naming the pod otherwise.
+func kubeletError(code int, pod, body string) error {
+	switch code {
+	case http.StatusBadRequest:
+		return apierrors.NewBadRequest(body)
+	case http.StatusInternalServerError:
+		return apierrors.NewInternalError(errors.New(body))
+	}
+	return apierrors.NewGenericServerResponse(code, "", schema.GroupResource{Resource: "pods/log"}, pod, body, 0, false)
 }
 
 // validateLogQuery checks pods/log parameters as upstream's validation.
