@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	miekg "github.com/miekg/dns"
 )
@@ -34,6 +35,7 @@ type resolver struct {
 	reverseZones []reverseZone
 	fwd          exchanger // nil: no upstreams, SERVFAIL
 	log          *slog.Logger
+	rotation     atomic.Uint32 // where the next multi-address answer starts
 }
 
 // reverseZone is one of Config.ReverseCIDRs and its reverse-DNS zone.
@@ -242,7 +244,14 @@ func (r *resolver) service(ctx context.Context, owner string, v *serviceView, qt
 	if qtype == miekg.TypeSRV {
 		return r.srvRRs(owner, v.all)
 	}
-	return result{answer: r.addrRRs(nil, owner, v.addrs, qtype)}
+	rrs := r.addrRRs(nil, owner, v.addrs, qtype)
+	if len(rrs) > 1 {
+		// Clients mostly take the first address: rotate a headless
+		// Service's answer so load spreads, as CoreDNS's loadbalance.
+		n := int(r.rotation.Add(1) % uint32(len(rrs)))
+		rrs = append(rrs[n:], rrs[:n]...)
+	}
+	return result{answer: rrs}
 }
 
 // chase appends the records of target (a CNAME's) to res: from the index

@@ -279,3 +279,15 @@ func TestResolveMalformed(t *testing.T) {
 		})
 	}
 }
+
+func TestHeadlessAnswersRotate(t *testing.T) {
+	r, _ := newTestResolver(t, fixture())
+	firsts := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		m := r.Resolve(context.Background(), query("headless.default.svc.cluster.local.", miekg.TypeA), false)
+		firsts[m.Answer[0].String()] = true
+	}
+	if len(firsts) != 3 {
+		t.Errorf("first records of three answers: %v; want each address once", firsts)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,9 +30,13 @@ type Server struct {
 
 	// ready is closed once the informers have synced and both sockets
 	// serve. addr is set before ready closes.
-	ready chan struct{}
-	addr  string
+	ready   chan struct{}
+	addr    string
+	started atomic.Bool // set by the first Run
 }
+
+// ErrRunTwice is returned by a second call to Run.
+var ErrRunTwice = errors.New("dns: Server.Run called twice")
 
 // New checks cfg and prepares a Server; it starts nothing.
 func New(cfg Config) (*Server, error) {
@@ -57,17 +62,25 @@ func New(cfg Config) (*Server, error) {
 // Ready is closed once the Server answers from synced informers.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Addr is the host:port both sockets are bound to; valid once Ready is
-// closed (it resolves port 0 in Config.ListenAddr).
+// Addr is the host:port both sockets are bound to (port 0 in
+// Config.ListenAddr resolved), or "" before Ready is closed.
 func (s *Server) Addr() string {
-	<-s.ready
-	return s.addr
+	select {
+	case <-s.ready:
+		return s.addr
+	default:
+		return ""
+	}
 }
 
 // Run serves until ctx ends, then stops everything it started. It
 // returns an error if the sockets cannot be bound or ctx ends before the
-// informers sync; nil after a normal stop.
+// informers sync; nil after a normal stop. A Server runs once: a second
+// call returns ErrRunTwice.
 func (s *Server) Run(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if len(s.cfg.Upstreams) == 0 {

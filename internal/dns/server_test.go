@@ -231,6 +231,9 @@ func TestServerNoUpstreams(t *testing.T) {
 	if m := exchange(t, "udp", srv.Addr(), "www.example.com.", miekg.TypeA); m.Rcode != miekg.RcodeServerFailure {
 		t.Errorf("rcode %s; want SERVFAIL", miekg.RcodeToString[m.Rcode])
 	}
+	if err := srv.Run(ctx); !errors.Is(err, ErrRunTwice) {
+		t.Errorf("second Run: %v; want ErrRunTwice", err)
+	}
 }
 
 func TestListenFreebind(t *testing.T) {
