@@ -56,8 +56,19 @@ type result struct {
 // never nil; it is not yet truncated to the client's buffer size.
 func (r *resolver) Resolve(ctx context.Context, req *miekg.Msg, tcp bool) *miekg.Msg {
 	m := r.resolve(ctx, req, tcp)
-	if opt := req.IsEdns0(); opt != nil && m.IsEdns0() == nil {
+	switch opt := req.IsEdns0(); {
+	case opt != nil && m.IsEdns0() == nil:
 		m.SetEdns0(ednsSize, false)
+	case opt == nil && m.IsEdns0() != nil:
+		// An upstream's OPT, which a client without EDNS0 must not get
+		// (RFC 6891 section 7).
+		extra := m.Extra[:0:0]
+		for _, rr := range m.Extra {
+			if rr.Header().Rrtype != miekg.TypeOPT {
+				extra = append(extra, rr)
+			}
+		}
+		m.Extra = extra
 	}
 	return m
 }

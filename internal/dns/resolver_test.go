@@ -291,3 +291,34 @@ func TestHeadlessAnswersRotate(t *testing.T) {
 		t.Errorf("first records of three answers: %v; want each address once", firsts)
 	}
 }
+
+func TestResolveEDNS(t *testing.T) {
+	r, _ := newTestResolver(t, fixture())
+	r.fwd = &scripted{reply: func(req *miekg.Msg) *miekg.Msg {
+		m := new(miekg.Msg)
+		m.SetReply(req)
+		m.SetEdns0(4096, false)
+		return m
+	}}
+	for _, tc := range []struct {
+		name  string
+		qname string
+		edns  bool
+	}{
+		{"local, client with EDNS0", "kubernetes.default.svc.cluster.local.", true},
+		{"local, client without", "kubernetes.default.svc.cluster.local.", false},
+		{"forwarded, client with EDNS0", "www.example.com.", true},
+		{"forwarded, client without: the upstream's OPT dropped", "www.example.com.", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := query(tc.qname, miekg.TypeA)
+			if tc.edns {
+				req.SetEdns0(1232, false)
+			}
+			m := r.Resolve(context.Background(), req, false)
+			if got := m.IsEdns0() != nil; got != tc.edns {
+				t.Errorf("OPT in the answer: %v; want %v", got, tc.edns)
+			}
+		})
+	}
+}
