@@ -267,16 +267,21 @@ func (ix *index) removePTRs(owner objKey, ptrs []ptrEntry) {
 	}
 }
 
-// lookupService returns the view of namespace/name (nil if none) and
-// whether the namespace holds any Service.
-func (ix *index) lookupService(namespace, name string) (*serviceView, bool) {
+// lookupService returns the view of namespace/name, nil if none.
+func (ix *index) lookupService(namespace, name string) *serviceView {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	var v *serviceView
 	if st := ix.services[objKey{namespace, name}]; st != nil {
-		v = st.view
+		return st.view
 	}
-	return v, ix.namespaces[namespace] > 0
+	return nil
+}
+
+// hasNamespace reports whether namespace holds any Service.
+func (ix *index) hasNamespace(namespace string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.namespaces[namespace] > 0
 }
 
 // ptr returns the reverse records at a; the caller must not modify them.

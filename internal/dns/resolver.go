@@ -155,10 +155,9 @@ func (r *resolver) lookup(ctx context.Context, owner, lname string, qtype uint16
 		case 1:
 			return result{} // svc.<zone>: an empty non-terminal
 		case 2:
-			_, nsExists := r.ix.lookupService(l[0], "")
-			return result{nxdomain: !nsExists}
+			return result{nxdomain: !r.ix.hasNamespace(l[0])}
 		}
-		v, _ := r.ix.lookupService(l[n-2], l[n-3])
+		v := r.ix.lookupService(l[n-2], l[n-3])
 		if v == nil || !v.exists() {
 			return result{nxdomain: true}
 		}
@@ -236,7 +235,7 @@ func (r *resolver) apex(owner string, qtype uint16, zoneOwner string) result {
 // nameserverAddrs are the cluster DNS Service's addresses, the glue of
 // ns.dns.<zone>.
 func (r *resolver) nameserverAddrs() []netip.Addr {
-	if v, _ := r.ix.lookupService("kube-system", "kube-dns"); v != nil && v.kind == kindClusterIP {
+	if v := r.ix.lookupService("kube-system", "kube-dns"); v != nil && v.kind == kindClusterIP {
 		return v.addrs
 	}
 	return nil
