@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,14 +205,32 @@ func protocol(p corev1.Protocol) runtimeapi.Protocol {
 
 // dnsConfig is the pod's resolv.conf, as upstream's kubelet forms it.
 func (w *podWorker) dnsConfig(pod *corev1.Pod) (*runtimeapi.DNSConfig, error) {
-	host := parseResolvConf(hostResolvConfPath)
+	host := hostResolvConf(hostResolvConfPaths)
 	nodeRef := &corev1.ObjectReference{Kind: "Node", Name: w.k.cfg.NodeName, UID: types.UID(w.k.cfg.NodeName)}
 	return podDNSConfig(pod, w.k.cfg.ClusterDNS, w.k.cfg.ClusterDomain, host, w.k.recorder, nodeRef), nil
 }
 
-// hostResolvConfPath is the host's resolver configuration: upstream's
-// kubelet --resolv-conf default.
-const hostResolvConfPath = "/etc/resolv.conf"
+// hostResolvConfPaths are the host's resolver configurations in order of
+// preference: upstream's kubelet --resolv-conf default, then, as k3s does
+// for systemd-resolved hosts, the file behind its 127.0.0.53 stub, which a
+// pod cannot reach.
+var hostResolvConfPaths = []string{"/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"}
+
+// hostResolvConf is the first of paths whose nameservers are not all on
+// loopback (a pod has a loopback of its own), or the first if none is.
+func hostResolvConf(paths []string) *runtimeapi.DNSConfig {
+	first := parseResolvConf(paths[0])
+	for _, p := range paths {
+		cfg := parseResolvConf(p)
+		if slices.ContainsFunc(cfg.Servers, func(s string) bool {
+			ip := net.ParseIP(s)
+			return ip != nil && !ip.IsLoopback()
+		}) {
+			return cfg
+		}
+	}
+	return first
+}
 
 // podDNSConfig forms a pod's resolv.conf as upstream's kubelet
 // (pkg/kubelet/network/dns): ClusterFirst (off the host network) and

@@ -131,3 +131,34 @@ func TestParseResolvConf(t *testing.T) {
 		t.Errorf("missing file: %v; want nothing", got)
 	}
 }
+
+func TestHostResolvConfSkipsLoopbackStub(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stub := write("stub", "nameserver 127.0.0.53\nsearch lan\n")
+	real := write("real", "nameserver 192.0.2.53\nsearch lan\n")
+	plain := write("plain", "nameserver 192.0.2.1\n")
+	tests := []struct {
+		name  string
+		paths []string
+		want  string
+	}{
+		{"plain host", []string{plain, real}, "192.0.2.1"},
+		{"systemd-resolved stub", []string{stub, real}, "192.0.2.53"},
+		{"stub and nothing better", []string{stub, filepath.Join(dir, "missing")}, "127.0.0.53"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := hostResolvConf(tt.paths)
+			if len(got.Servers) != 1 || got.Servers[0] != tt.want {
+				t.Errorf("servers = %v; want [%s]", got.Servers, tt.want)
+			}
+		})
+	}
+}
