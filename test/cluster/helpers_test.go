@@ -35,7 +35,7 @@ func quote(s string) string {
 }
 
 // newNamespace makes a namespace for one test, deleted at its end.
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	var rnd [3]byte
 	_, _ = rand.Read(rnd[:])
@@ -50,7 +50,7 @@ func newNamespace(t *testing.T) string {
 	return ns
 }
 
-func apply(t *testing.T, ns, manifest string) {
+func apply(t testing.TB, ns, manifest string) {
 	t.Helper()
 	kubectl(t, manifest, "apply", "-n", ns, "-f", "-")
 }
@@ -129,7 +129,7 @@ spec:
 `, name, replicas, BusyboxImage, quote(whoScript))
 }
 
-func waitReady(t *testing.T, ns string, pods ...string) {
+func waitReady(t testing.TB, ns string, pods ...string) {
 	t.Helper()
 	for _, p := range pods {
 		kubectl(t, "", "wait", "-n", ns, "--for=condition=Ready", "pod/"+p, "--timeout=90s")
@@ -155,7 +155,7 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	}
 }
 
-func podIP(t *testing.T, ns, name string) string {
+func podIP(t testing.TB, ns, name string) string {
 	t.Helper()
 	p, err := client.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
@@ -167,7 +167,7 @@ func podIP(t *testing.T, ns, name string) string {
 	return p.Status.PodIP
 }
 
-func serviceIP(t *testing.T, ns, name string) string {
+func serviceIP(t testing.TB, ns, name string) string {
 	t.Helper()
 	s, err := client.CoreV1().Services(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {

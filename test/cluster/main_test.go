@@ -265,8 +265,16 @@ func removeTree(dir string) {
 func inner(m *testing.M) int {
 	layout(os.Getenv(envSuffix), os.Getenv(envLAN), os.Getenv(envTmp))
 	bin = os.Getenv("SKIFF_BIN")
+	if b := os.Getenv("SKIFF_CLUSTER_BACKEND"); b != "" {
+		backend = b
+	}
 	kubeHome = filepath.Join(tmp, "home")
 	whoami, err := testenv.BuildStatic("./testdata/whoami", filepath.Join(tmp, "whoami"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		return 1
+	}
+	netbench, err := testenv.BuildStatic("./testdata/netbench", filepath.Join(tmp, "netbench"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
 		return 1
@@ -277,7 +285,8 @@ func inner(m *testing.M) int {
 			return 1
 		}
 		if err := testenv.WriteBusyboxImage(filepath.Join(kubelet.ImagesDir(n.data), "busybox.tar"), BusyboxImage,
-			runtime.File{Name: "bin/k8s-whoami", Mode: 0o755, Data: whoami}); err != nil {
+			runtime.File{Name: "bin/k8s-whoami", Mode: 0o755, Data: whoami},
+			runtime.File{Name: "bin/netbench", Mode: 0o755, Data: netbench}); err != nil {
 			fmt.Fprintln(os.Stderr, "cluster: busybox image:", err)
 			return 1
 		}
