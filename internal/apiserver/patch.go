@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
@@ -121,9 +122,38 @@ func applyPatch(res *resource, pt types.PatchType, cur runtime.Object, patch []b
 	}
 	obj, warnings, err := decodeWith(jsonInfo, patched, res, fieldValidation)
 	if err != nil {
+		if derr := patchedDecodeError(jsonInfo, patched, res); derr != nil {
+			// As upstream: a patch whose result is not this resource
+			// (kind or apiVersion changed, a field of the wrong type)
+			// is an invalid patch, 422 quoting the patched document.
+			return nil, nil, apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(patched), derr.Error())})
+		}
 		return nil, nil, err
 	}
 	return obj, warnings, nil
+}
+
+// patchedDecodeError is the error upstream's patch handler meets decoding
+// the patched document into the resource's type: the decoder's own error,
+// or, when the document decodes as another kind, the failed conversion to
+// this one. Strict-decoding errors (unknown or duplicate fields) are not
+// reported here: fieldValidation decides about those.
+func patchedDecodeError(info runtime.SerializerInfo, patched []byte, res *resource) error {
+	want := res.info.GVK
+	obj, gvk, err := info.Serializer.Decode(patched, &want, res.newObject())
+	if err != nil {
+		if _, strict := runtime.AsStrictDecodingError(err); !strict || obj == nil {
+			return err
+		}
+	}
+	if gvk == nil || *gvk == want {
+		return nil
+	}
+	into := res.newObject()
+	if err := scheme.Scheme.Convert(obj, into, nil); err != nil {
+		return err
+	}
+	return fmt.Errorf("unable to decode %s into %T", gvk, into)
 }
 
 func patchError(res *resource, cur runtime.Object, err error) error {
