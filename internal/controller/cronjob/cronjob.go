@@ -275,10 +275,14 @@ func (c *Controller) schedule(ctx context.Context, cj *batchv1.CronJob, jobs []*
 		for _, ref := range cj.Status.Active {
 			bg := metav1.DeletePropagationBackground
 			err := c.client.BatchV1().Jobs(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
-			if err != nil && !apierrors.IsNotFound(err) {
+			switch {
+			case apierrors.IsNotFound(err):
+				// Gone already (an earlier sync deleted it): recorded then.
+			case err != nil:
 				return ctrlutil.Result{}, fmt.Errorf("delete active job %s: %w", ref.Name, err)
+			default:
+				c.recorder.Eventf(cj, nil, corev1.EventTypeNormal, "SuccessfulDelete", "Sync", "Deleted job %v", ref.Name)
 			}
-			c.recorder.Eventf(cj, nil, corev1.EventTypeNormal, "SuccessfulDelete", "Sync", "Deleted job %v", ref.Name)
 		}
 		cj.Status.Active = nil
 	}
@@ -410,11 +414,15 @@ func (c *Controller) cleanupHistory(ctx context.Context, cj *batchv1.CronJob, jo
 		for _, j := range g.jobs[:len(g.jobs)-int(*g.limit)] {
 			bg := metav1.DeletePropagationBackground
 			err := c.client.BatchV1().Jobs(j.Namespace).Delete(ctx, j.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
-			if err != nil && !apierrors.IsNotFound(err) {
+			switch {
+			case apierrors.IsNotFound(err):
+				// The cache still lists a Job an earlier sync deleted:
+				// its event was recorded then, not again.
+			case err != nil:
 				errs = append(errs, fmt.Errorf("delete job %s: %w", j.Name, err))
-				continue
+			default:
+				c.recorder.Eventf(cj, nil, corev1.EventTypeNormal, "SuccessfulDelete", "Sync", "Deleted job %v", j.Name)
 			}
-			c.recorder.Eventf(cj, nil, corev1.EventTypeNormal, "SuccessfulDelete", "Sync", "Deleted job %v", j.Name)
 		}
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,8 @@ package cronjob
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,5 +188,37 @@ func TestHistoryLimits(t *testing.T) {
 	}
 	if len(deleted) != 3 || deleted[0] != "ja" || deleted[1] != "jb" || deleted[2] != "jd" {
 		t.Errorf("deleted %v; want [ja jb jd]", deleted)
+	}
+}
+
+// TestHistoryDeleteRecordedOnce: a sync that runs before the cache has
+// seen its Job deletions (the lister still lists them, the server says
+// NotFound) records no second SuccessfulDelete for them.
+func TestHistoryDeleteRecordedOnce(t *testing.T) {
+	cj := newCronJob(nil)
+	objs := []runtime.Object{cj}
+	for i := range 3 {
+		objs = append(objs, &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("j%d", i), Namespace: "ns", UID: types.UID(fmt.Sprint(i)),
+				CreationTimestamp: metav1.Time{Time: created.Add(time.Duration(i) * time.Minute)},
+				OwnerReferences:   []metav1.OwnerReference{*metav1.NewControllerRef(cj, batchv1.SchemeGroupVersion.WithKind("CronJob"))}},
+			Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}},
+		})
+	}
+	h := newHarness(t, created.Add(5*time.Minute), objs...)
+	for range 2 { // the second sync sees the same stale cache
+		if _, err := h.c.Sync(context.Background(), "ns/cj"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var deletes []string
+	for len(h.recorder.Events) > 0 {
+		if e := <-h.recorder.Events; strings.Contains(e, "SuccessfulDelete") {
+			deletes = append(deletes, e)
+		}
+	}
+	want := []string{"Normal SuccessfulDelete Deleted job j0", "Normal SuccessfulDelete Deleted job j1"}
+	if !slices.Equal(deletes, want) {
+		t.Errorf("events %q; want %q", deletes, want)
 	}
 }
