@@ -212,7 +212,7 @@ func teardownHost() {
 	}
 	// Containers live in their own namespaces: kill those of our
 	// containerds' shims too.
-	killShims()
+	testenv.KillShims(tmp)
 	time.Sleep(500 * time.Millisecond)
 	_ = runtime.UnmountAll(tmp)
 	for _, n := range hosts {
@@ -224,41 +224,9 @@ func teardownHost() {
 		if cg == "" {
 			cg = "/skiff"
 		}
-		for _, mount := range []string{"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd", "hugetlb", "net_cls", "net_prio", "perf_event", "unified", ""} {
-			removeTree(filepath.Join("/sys/fs/cgroup", mount, cg))
-		}
+		testenv.RemoveCgroups(cg)
 	}
 	_ = os.RemoveAll(tmp)
-}
-
-// killShims kills the containerd shims (and so the containers) serving
-// the suite's containerds.
-func killShims() {
-	procs, _ := os.ReadDir("/proc")
-	for _, e := range procs {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte("containerd-shim")) && bytes.Contains(cmdline, []byte(tmp+"/")) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
-func removeTree(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			removeTree(filepath.Join(dir, e.Name()))
-		}
-	}
-	_ = os.Remove(dir)
 }
 
 // inner starts the cluster, runs the tests and stops it.

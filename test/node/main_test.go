@@ -313,10 +313,7 @@ func cleanupHost() {
 	_ = runtime.UnmountAll(tmp)
 	_ = exec.Command("ip", "link", "delete", bridgeName).Run()
 	if cgroupRoot != "" {
-		for _, mount := range []string{"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd", "hugetlb", "net_cls", "net_prio", "perf_event", "unified", ""} {
-			dir := filepath.Join("/sys/fs/cgroup", mount, cgroupRoot)
-			removeTree(dir)
-		}
+		testenv.RemoveCgroups(cgroupRoot)
 	}
 	_ = os.RemoveAll(tmp)
 }
@@ -338,17 +335,7 @@ func killLeftovers() {
 			return nil
 		})
 	}
-	procs, _ := os.ReadDir("/proc")
-	for _, e := range procs {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte("containerd-shim")) && bytes.Contains(cmdline, []byte(tmp+"/")) {
-			pids = append(pids, pid)
-		}
-	}
+	pids = append(pids, testenv.KillShims(tmp)...)
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -358,20 +345,6 @@ func killLeftovers() {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-}
-
-// removeTree removes a cgroup directory tree bottom-up (rmdir only).
-func removeTree(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			removeTree(filepath.Join(dir, e.Name()))
-		}
-	}
-	_ = os.Remove(dir)
 }
 
 // kubectl runs kubectl with the admin kubeconfig; stdin may be empty.

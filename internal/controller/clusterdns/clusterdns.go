@@ -89,13 +89,8 @@ func New(cfg Config) *Controller {
 	return c
 }
 
-const theKey = Namespace + "/" + ServiceName
-
 // relevant reports whether an informer event can change our slices.
 func relevant(obj any) bool {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
 	switch o := obj.(type) {
 	case *corev1.Node:
 		return true
@@ -107,35 +102,9 @@ func relevant(obj any) bool {
 	return false
 }
 
-// Run registers the handlers, waits for the caches, and syncs until ctx
-// ends.
+// Run syncs until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	queue := ctrlutil.NewQueue[string]("cluster-dns-endpoints", c.clock, 0, c.maxDelay)
-	enqueue := func(obj any) {
-		if relevant(obj) {
-			queue.Add(theKey)
-		}
-	}
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(old, obj any) { enqueue(obj) },
-		DeleteFunc: enqueue,
-	}
-	var synced []cache.InformerSynced
-	for _, inf := range c.informers {
-		reg, err := inf.AddEventHandler(handler)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = inf.RemoveEventHandler(reg) }()
-		synced = append(synced, inf.HasSynced, reg.HasSynced)
-	}
-	if !cache.WaitForNamedCacheSync("cluster-dns-endpoints", ctx.Done(), synced...) {
-		return ctx.Err()
-	}
-	queue.Add(theKey)
-	ctrlutil.RunWorkers(ctx, c.log, queue, 1, c.Sync)
-	return nil
+	return ctrlutil.RunWhole(ctx, c.log, c.clock, c.maxDelay, "cluster-dns-endpoints", c.informers, relevant, c.Sync)
 }
 
 // Sync writes the slices the nodes call for and deletes the others.

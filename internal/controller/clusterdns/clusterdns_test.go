@@ -108,7 +108,7 @@ func run(t *testing.T, objs ...any) *fake.Clientset {
 	t.Cleanup(cancel)
 	f.Start(ctx.Done())
 	f.WaitForCacheSync(ctx.Done())
-	if _, err := c.Sync(ctx, theKey); err != nil {
+	if _, err := c.Sync(ctx, "cluster-dns-endpoints"); err != nil {
 		t.Fatal(err)
 	}
 	return client

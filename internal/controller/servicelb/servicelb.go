@@ -80,36 +80,11 @@ func New(cfg Config) *Controller {
 	return c
 }
 
-// allKey is the one key: conflicts make every LoadBalancer Service depend
-// on the others, so each sync looks at all of them (they are few).
-const allKey = "all"
-
-// Run registers the handlers, waits for the caches, and syncs until ctx
-// ends.
+// Run syncs until ctx ends. Conflicts make every LoadBalancer Service
+// depend on the others, so each sync looks at all of them (they are few).
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.events.Start(ctx)()
-	queue := ctrlutil.NewQueue[string]("service-lb", c.clock, 0, c.maxDelay)
-	enqueue := func(any) { queue.Add(allKey) }
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
-		DeleteFunc: enqueue,
-	}
-	var synced []cache.InformerSynced
-	for _, inf := range c.informers {
-		reg, err := inf.AddEventHandler(handler)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = inf.RemoveEventHandler(reg) }()
-		synced = append(synced, inf.HasSynced, reg.HasSynced)
-	}
-	if !cache.WaitForNamedCacheSync("service-lb", ctx.Done(), synced...) {
-		return ctx.Err()
-	}
-	queue.Add(allKey)
-	ctrlutil.RunWorkers(ctx, c.log, queue, 1, c.Sync)
-	return nil
+	return ctrlutil.RunWhole(ctx, c.log, c.clock, c.maxDelay, "service-lb", c.informers, nil, c.Sync)
 }
 
 // Sync brings every Service's load-balancer ingress up to date.

@@ -28,8 +28,12 @@ func node(name string, ready bool, lbls map[string]string, addrs ...corev1.NodeA
 	}
 }
 
-func internal(ip string) corev1.NodeAddress { return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip} }
-func external(ip string) corev1.NodeAddress { return corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: ip} }
+func internal(ip string) corev1.NodeAddress {
+	return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip}
+}
+func external(ip string) corev1.NodeAddress {
+	return corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: ip}
+}
 
 func ips(in []corev1.LoadBalancerIngress) []string { return ingressIPs(in) }
 
@@ -126,7 +130,7 @@ func TestSyncWritesStatus(t *testing.T) {
 	defer cancel()
 	f.Start(ctx.Done())
 	f.WaitForCacheSync(ctx.Done())
-	if _, err := c.Sync(ctx, allKey); err != nil {
+	if _, err := c.Sync(ctx, "service-lb"); err != nil {
 		t.Fatal(err)
 	}
 	got, err := client.CoreV1().Services("ns").Get(ctx, "web", metav1.GetOptions{})

@@ -4,10 +4,13 @@
 package testenv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -142,4 +145,48 @@ func BuildStatic(pkg, out string) ([]byte, error) {
 		return nil, fmt.Errorf("building %s: %w", pkg, err)
 	}
 	return os.ReadFile(out)
+}
+
+// KillShims kills the containerd shims serving a containerd whose state
+// lives under dir (and so their containers), and returns their pids.
+func KillShims(dir string) []int {
+	var pids []int
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if bytes.Contains(cmdline, []byte("containerd-shim")) && bytes.Contains(cmdline, []byte(dir+"/")) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// cgroupMounts are the cgroup v1 hierarchies, and "" for v2.
+var cgroupMounts = []string{"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd", "hugetlb", "net_cls", "net_prio", "perf_event", "unified", ""}
+
+// RemoveCgroups removes the cgroup root (e.g. /skiff-e2e-1234) from every
+// hierarchy, bottom-up; cgroups still holding processes stay.
+func RemoveCgroups(root string) {
+	for _, mount := range cgroupMounts {
+		removeTree(filepath.Join("/sys/fs/cgroup", mount, root))
+	}
+}
+
+// removeTree removes a cgroup directory tree bottom-up (rmdir only).
+func removeTree(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			removeTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	_ = os.Remove(dir)
 }

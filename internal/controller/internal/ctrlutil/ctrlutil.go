@@ -163,3 +163,41 @@ func NodeReady(n *corev1.Node) bool {
 	}
 	return false
 }
+
+// RunWhole runs a controller that reconciles everything it owns at once
+// (a few objects that depend on each other): every event that relevant
+// accepts (nil: every event) from informers queues the one key name, and
+// sync runs on one worker until ctx ends. It registers the handlers, waits
+// for the caches, syncs once, and removes the handlers on return.
+func RunWhole(ctx context.Context, log *slog.Logger, clk clock.WithTicker, maxDelay time.Duration, name string,
+	informers []cache.SharedIndexInformer, relevant func(obj any) bool, sync SyncFunc[string]) error {
+	queue := NewQueue[string](name, clk, 0, maxDelay)
+	enqueue := func(obj any) {
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		if relevant == nil || relevant(obj) {
+			queue.Add(name)
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		DeleteFunc: enqueue,
+	}
+	var synced []cache.InformerSynced
+	for _, inf := range informers {
+		reg, err := inf.AddEventHandler(handler)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = inf.RemoveEventHandler(reg) }()
+		synced = append(synced, inf.HasSynced, reg.HasSynced)
+	}
+	if !cache.WaitForNamedCacheSync(name, ctx.Done(), synced...) {
+		return ctx.Err()
+	}
+	queue.Add(name)
+	RunWorkers(ctx, log, queue, 1, sync)
+	return nil
+}
