@@ -23,7 +23,7 @@ func run() int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), schedulerCommand(), controllerManagerCommand(), secretsEncryptCommand(), versionCommand(), benchCommand(), agentCommand(), imagesCommand(), explainCommand())
+	root.AddCommand(serverCommand(), schedulerCommand(), controllerManagerCommand(), secretsEncryptCommand(), versionCommand(), benchCommand(), agentCommand(), imagesCommand(), explainCommand(), killallCommand(), uninstallCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		return 1

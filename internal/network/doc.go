@@ -49,6 +49,10 @@
 // the vxlan device with its ARP and FDB entries, and the nftables table,
 // and returns. IP forwarding is left on. One Router per network namespace.
 //
+// Cleanup removes what an agent that was stopped or killed leaves in the
+// namespace (veths on the bridge, the bridge, the vxlan device, the
+// router's routes and table), for `skiff killall`.
+//
 // The node's client must be allowed to list and watch Nodes and patch its
 // own Node.
 package network
