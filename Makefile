@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 BIN := bin/skiff
 DATA_DIR ?= /var/lib/skiff
 
-.PHONY: deps build run test unit e2e vet bench
+.PHONY: deps deps-run build run test unit e2e vet bench
 
 deps:
 	./hack/deps.sh
@@ -12,8 +12,13 @@ deps:
 build:
 	go build -o $(BIN) ./cmd/skiff
 
+deps-run:
+	./hack/deps.sh --run
+
 # Installs what is missing, builds, and starts a single-node cluster.
-run: deps build
+# kubectl is not needed to start it (deps only warns); Go newer than
+# Debian's must be installed by hand (deps says so).
+run: deps-run build
 	@echo "kubeconfig: $(DATA_DIR)/admin.kubeconfig (export KUBECONFIG=$(DATA_DIR)/admin.kubeconfig)"
 	$(BIN) server --data-dir $(DATA_DIR)
 
