@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/skiff-sh/skiff/internal/kubelet"
 )
 
 // TestKillall runs a pod on an agent, kills the agent (a crash: it cleans
@@ -75,12 +77,72 @@ func hasPrefixed(found []string, prefix string) bool {
 }
 
 // killallOn runs skiff killall for the node, in its network namespace.
-func killallOn(n *node) (string, error) {
+func killallOn(n *node) (string, error) { return skiffOn(n, "killall") }
+
+// skiffOn runs a skiff command (killall, uninstall) with the node's data
+// directory and cgroup root, in its network namespace.
+func skiffOn(n *node, command string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "nsenter", "--net=/run/netns/"+n.netns,
-		bin, "killall", "--data-dir", n.data, "--cgroup-root", n.cgrp).CombinedOutput()
+	args = append([]string{"--net=/run/netns/" + n.netns, bin, command, "--data-dir", n.data, "--cgroup-root", n.cgrp}, args...)
+	out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput()
 	return string(out), err
+}
+
+// TestUninstall stops an agent cleanly (its pod keeps running), then
+// runs skiff uninstall on that node: refused without --yes, with it
+// nothing of the agent is left, its data directory included. The agent
+// then joins again from scratch and runs the pod.
+func TestUninstall(t *testing.T) {
+	a := agents[0]
+	ns := newNamespace(t)
+	apply(t, ns, clientPod("un", a.name))
+	waitReady(t, ns, "un")
+	if err := a.proc.Stop(); err != nil {
+		t.Fatalf("stopping %s: %v", a.name, err)
+	}
+	pids := agentProcs(a)
+	if !hasPrefixed(killallLeftovers(a, pids), "process") {
+		t.Fatalf("after a clean stop the pod's containers no longer run; the check would prove nothing")
+	}
+	if out, err := skiffOn(a, "uninstall"); err == nil || !strings.Contains(out, "--yes") || !exists(a.data) {
+		t.Fatalf("skiff uninstall without --yes: %v\n%s\nwant a refusal naming --yes, and the data directory kept", err, out)
+	}
+	// The suite's image is imported at start from the data directory.
+	images := kubelet.ImagesDir(a.data)
+	saved := filepath.Join(tmp, a.name+"-images")
+	if err := os.Rename(images, saved); err != nil {
+		t.Fatal(err)
+	}
+	out, err := skiffOn(a, "uninstall", "--yes")
+	if err != nil {
+		t.Fatalf("skiff uninstall --yes: %v\n%s", err, out)
+	}
+	if got := killallLeftovers(a, pids); len(got) > 0 {
+		t.Errorf("after skiff uninstall %s still has: %v\nuninstall said:\n%s", a.name, got, out)
+	}
+	if exists(a.data) {
+		t.Errorf("after skiff uninstall the data directory %s is still there", a.data)
+	}
+
+	if err := os.MkdirAll(filepath.Dir(images), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(saved, images); err != nil {
+		t.Fatal(err)
+	}
+	if err := startAgent(a); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitTimeout, func() error {
+		if err := nodeReady(a.name); err != nil {
+			return err
+		}
+		if out, err := execIn(ns, "un", "true"); err != nil {
+			return fmt.Errorf("exec in un: %v: %s", err, out)
+		}
+		return nil
+	})
 }
 
 // agentProcs lists the processes of the agent's containerd and shims (by
