@@ -43,6 +43,9 @@ func prepareKindUpdate(res *resource, obj, cur runtime.Object) {
 		o.Spec.Finalizers = cur.(*corev1.Namespace).Spec.Finalizers
 	case *corev1.Service:
 		keepAllocations(o, cur.(*corev1.Service))
+	case *corev1.Pod:
+		// Ephemeral containers change only through their subresource.
+		o.Spec.EphemeralContainers = cur.(*corev1.Pod).Spec.EphemeralContainers
 	}
 }
 

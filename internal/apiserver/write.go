@@ -373,9 +373,12 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 			return nil, err
 		}
 		var errs field.ErrorList
-		if info.Subresource == "status" {
+		switch info.Subresource {
+		case "status":
 			errs = validation.ValidateStatusUpdate(obj, cur)
-		} else {
+		case "ephemeralcontainers", "resize":
+			errs = validation.ValidatePodSubresourceUpdate(info.Subresource, obj.(*corev1.Pod), cur.(*corev1.Pod))
+		default:
 			errs = validation.ValidateUpdate(obj, cur)
 		}
 		if len(errs) > 0 {
@@ -492,6 +495,25 @@ func (s *APIServer) prepareUpdate(res *resource, sub string, obj, cur runtime.Ob
 		keep.Spec.Finalizers = obj.(*corev1.Namespace).Spec.Finalizers
 		keep.ManagedFields = m.ManagedFields
 		keep.ResourceVersion = m.ResourceVersion
+		reflectSet(obj, keep)
+		return
+	}
+	if sub == "ephemeralcontainers" || sub == "resize" {
+		// Only the pod's ephemeral containers, or its containers' cpu and
+		// memory (validation refuses any other change), come from the
+		// request; the generation counts the spec change as upstream.
+		keep := cur.DeepCopyObject().(*corev1.Pod)
+		pod := obj.(*corev1.Pod)
+		if sub == "ephemeralcontainers" {
+			keep.Spec.EphemeralContainers = pod.Spec.EphemeralContainers
+		} else {
+			keep.Spec.Containers, keep.Spec.InitContainers = pod.Spec.Containers, pod.Spec.InitContainers
+		}
+		keep.ManagedFields = m.ManagedFields
+		keep.ResourceVersion = m.ResourceVersion
+		if !fieldEqual(keep, cur, "Spec") {
+			keep.Generation = old.Generation + 1
+		}
 		reflectSet(obj, keep)
 		return
 	}

@@ -395,9 +395,11 @@ func parseResolvConf(path string) *runtimeapi.DNSConfig {
 }
 
 // startContainer makes sure c's image is present, then creates and starts
-// it as the given attempt. Failures become waiting reasons; the return is
-// when to try again (0: only on a change).
-func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sandbox *runtimeapi.PodSandbox, c *corev1.Container, attempt uint32) time.Duration {
+// it as the given attempt; target, when set, is the runtime ID of the
+// container whose process namespace it joins (an ephemeral container's
+// target). Failures become waiting reasons; the return is when to try
+// again (0: only on a change).
+func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sandbox *runtimeapi.PodSandbox, c *corev1.Container, attempt uint32, target string) time.Duration {
 	imageRef, delay := w.ensureImage(ctx, pod, c)
 	if imageRef == "" {
 		return delay
@@ -409,6 +411,10 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sandbox
 	cfg, err := w.containerConfig(ctx, pod, c, attempt, imageRef, w.podIPs(ctx, pod, sandbox.Id))
 	if err != nil {
 		return w.fail(pod, c, reasonCreateConfigError, err)
+	}
+	if target != "" {
+		ns := cfg.Linux.SecurityContext.NamespaceOptions
+		ns.Pid, ns.TargetId = runtimeapi.NamespaceMode_TARGET, target
 	}
 	created, err := w.k.cfg.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId: sandbox.Id, Config: cfg, SandboxConfig: sbCfg,
@@ -425,6 +431,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, sandbox
 		return retryDelay
 	}
 	delete(w.waiting, c.Name)
+	w.noteStarted(created.ContainerId, c)
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	w.startProbes(pod, c, created.ContainerId)
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {

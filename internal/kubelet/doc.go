@@ -31,7 +31,12 @@
 // Before a pod's first sandbox, admit.go refuses it under node pressure
 // (reason Evicted, as upstream) and checks its requests against the node's
 // allocatable minus the admitted pods' (OutOfcpu, OutOfmemory, OutOfpods
-// rejections); allocatable leaves room for the hard eviction thresholds. static.go runs static pods from StaticPodDir with
+// rejections); allocatable leaves room for the hard eviction thresholds.
+// ephemeral.go runs ephemeral containers (`kubectl debug`, once each, in
+// the target container's process namespace); resize.go keeps each pod's
+// allocated resources in a checkpoint and resizes running containers in
+// place through CRI (pods/resize, PodResizePending/PodResizeInProgress).
+// static.go runs static pods from StaticPodDir with
 // mirror pods in the API; pvc.go resolves persistentVolumeClaim volumes to
 // hostPath/local PVs; stats.go builds /stats/summary from CRI stats
 // (StatsSummary, StatsHandler); eviction.go evicts pods under memory or

@@ -94,6 +94,13 @@ func (w *podWorker) podStatus(pod *corev1.Pod, state *podRuntime) corev1.PodStat
 			unready = append(unready, c.Name)
 		}
 	}
+	st.EphemeralContainerStatuses = w.ephemeralStatuses(pod, state)
+	for i := range st.InitContainerStatuses {
+		w.statusResources(&st.InitContainerStatuses[i], state)
+	}
+	for i := range st.ContainerStatuses {
+		w.statusResources(&st.ContainerStatuses[i], state)
+	}
 	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, initialized)
 
 	cond := func(t corev1.PodConditionType, ok bool, reason, message string) corev1.PodCondition {
@@ -134,7 +141,8 @@ func (w *podWorker) podStatus(pod *corev1.Pod, state *podRuntime) corev1.PodStat
 	scheduled := false
 	for _, o := range old.Conditions {
 		switch o.Type {
-		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady:
+		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady,
+			corev1.PodResizePending, corev1.PodResizeInProgress:
 		case corev1.PodScheduled:
 			scheduled = true
 			st.Conditions = append(st.Conditions, o)
@@ -145,6 +153,7 @@ func (w *podWorker) podStatus(pod *corev1.Pod, state *podRuntime) corev1.PodStat
 	if !scheduled {
 		st.Conditions = append(st.Conditions, cond(corev1.PodScheduled, true, "", ""))
 	}
+	st.Conditions = append(st.Conditions, w.resizeConditions(pod, state, old.Conditions, now)...)
 	return st
 }
 

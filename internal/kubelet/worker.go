@@ -62,6 +62,8 @@ type podWorker struct {
 	deleteRequested bool
 	// claimPaths holds the host path of each persistentVolumeClaim volume.
 	claimPaths map[string]string
+	// resize is the pod's allocation and in-place resize state (resize.go).
+	resize resizeState
 }
 
 func newPodWorker(k *Kubelet, uid types.UID, namespace, name string) *podWorker {
@@ -171,9 +173,18 @@ func (w *podWorker) sync(ctx context.Context) (done bool, requeue time.Duration)
 			w.startTime = *pod.Status.StartTime
 		}
 	}
-	requeue = w.syncRunning(ctx, pod, state)
+	// Containers run with their allocated resources, which a resize
+	// changes only once accepted (resize.go).
+	w.loadAllocation(pod)
+	resizeRequeue := w.decideResize(pod)
+	alloc := w.allocatedPod(pod)
+	requeue = w.syncRunning(ctx, alloc, state)
 	if state, err = w.runtimeState(ctx); err != nil {
 		return false, retryDelay
+	}
+	w.actuateResize(ctx, alloc, state)
+	if resizeRequeue > 0 && (requeue == 0 || resizeRequeue < requeue) {
+		requeue = resizeRequeue
 	}
 	if w.probes != nil {
 		alive := map[string]bool{}
@@ -257,7 +268,13 @@ func (w *podWorker) syncRunning(ctx context.Context, pod *corev1.Pod, state *pod
 		w.killContainers(ctx, state, pod, gracePeriod(pod))
 		return 0
 	}
+	// As upstream, ephemeral containers start before init containers, so
+	// a pod stuck initializing can be debugged.
+	ephemeralRequeue := w.syncEphemeralContainers(ctx, pod, state, sandbox)
 	requeue, initDone := w.syncInitContainers(ctx, pod, state, sandbox)
+	if ephemeralRequeue > 0 && (requeue == 0 || ephemeralRequeue < requeue) {
+		requeue = ephemeralRequeue
+	}
 	if !initDone {
 		return requeue
 	}
@@ -388,7 +405,7 @@ func (w *podWorker) syncContainer(ctx context.Context, pod *corev1.Pod, state *p
 			attempt = cur.Metadata.GetAttempt() + 1
 		}
 	}
-	return w.startContainer(ctx, pod, sandbox, c, attempt)
+	return w.startContainer(ctx, pod, sandbox, c, attempt, "")
 }
 
 // terminate stops a pod being deleted: its containers get SIGTERM and,

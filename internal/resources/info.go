@@ -76,7 +76,7 @@ func All() []Info {
 		{GVK: gvk("", "v1", "Node"), Resource: "nodes", Singular: "node", ShortNames: []string{"no"}, Subresources: []string{"proxy", "status"}},
 		{GVK: gvk("", "v1", "PersistentVolumeClaim"), Resource: "persistentvolumeclaims", Singular: "persistentvolumeclaim", ShortNames: []string{"pvc"}, Namespaced: true, Subresources: status},
 		{GVK: gvk("", "v1", "PersistentVolume"), Resource: "persistentvolumes", Singular: "persistentvolume", ShortNames: []string{"pv"}, Subresources: status},
-		{GVK: gvk("", "v1", "Pod"), Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: all, Namespaced: true, Subresources: []string{"attach", "binding", "eviction", "exec", "log", "portforward", "proxy", "status"}},
+		{GVK: gvk("", "v1", "Pod"), Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Categories: all, Namespaced: true, Subresources: []string{"attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "resize", "status"}},
 		{GVK: gvk("", "v1", "PodTemplate"), Resource: "podtemplates", Singular: "podtemplate", Namespaced: true},
 		{GVK: gvk("", "v1", "ReplicationController"), Resource: "replicationcontrollers", Singular: "replicationcontroller", ShortNames: []string{"rc"}, Categories: all, Namespaced: true, Subresources: scale},
 		{GVK: gvk("", "v1", "ResourceQuota"), Resource: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true, Subresources: status},

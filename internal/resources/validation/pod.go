@@ -71,6 +71,7 @@ func validatePodSpec(spec *corev1.PodSpec, isPod bool, claimVolumes sets.Set[str
 		c := (*corev1.Container)(&spec.EphemeralContainers[i].EphemeralContainerCommon)
 		errs = append(errs, validateContainer(c, isPod, volumes, names, p.Child("ephemeralContainers").Index(i))...)
 	}
+	errs = append(errs, validateEphemeralContainers(spec, p.Child("ephemeralContainers"))...)
 
 	errs = append(errs, enum(spec.RestartPolicy, supportedRestartPolicies, p.Child("restartPolicy"))...)
 	errs = append(errs, enum(spec.DNSPolicy, supportedDNSPolicies, p.Child("dnsPolicy"))...)
@@ -171,6 +172,7 @@ func validateContainer(c *corev1.Container, isPod bool, volumes, names sets.Set[
 	errs = append(errs, validateEnv(c.Env, p.Child("env"))...)
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, volumes, p.Child("volumeMounts"))...)
 	errs = append(errs, validateResources(&c.Resources, p.Child("resources"))...)
+	errs = append(errs, validateResizePolicy(c.ResizePolicy, p.Child("resizePolicy"))...)
 	errs = append(errs, validateProbe(c.LivenessProbe, true, p.Child("livenessProbe"))...)
 	errs = append(errs, validateProbe(c.ReadinessProbe, false, p.Child("readinessProbe"))...)
 	errs = append(errs, validateProbe(c.StartupProbe, true, p.Child("startupProbe"))...)
