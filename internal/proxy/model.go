@@ -57,6 +57,7 @@ type endpoint struct {
 	serving     bool
 	terminating bool
 	local       bool
+	otherNode   bool     // nodeName is set and is not this node
 	zoneHints   []string // nil when the endpoint has no zone hints
 	nodeHints   []string
 }
@@ -213,6 +214,7 @@ func portEndpoints(slices []*discoveryv1.EndpointSlice, nodeName string) (map[st
 				ep.serving = c.Serving == nil && ep.ready || c.Serving != nil && *c.Serving
 				ep.terminating = c.Terminating != nil && *c.Terminating
 				ep.local = e.NodeName != nil && *e.NodeName == nodeName
+				ep.otherNode = e.NodeName != nil && *e.NodeName != "" && !ep.local
 				if e.Hints != nil {
 					for _, z := range e.Hints.ForZones {
 						ep.zoneHints = append(ep.zoneHints, z.Name)

@@ -187,7 +187,7 @@ func TestRealNftablesHelper(t *testing.T) {
 		"type nat hook prerouting priority dstnat",
 		"10.43.0.20 . tcp . 80 : goto service-",
 		"tcp . 30080 : goto external-",
-		"ip saddr != 10.42.0.0/16 jump mark-for-masquerade",
+		"ip daddr @cluster-ips ip saddr != 10.42.0.0/16 jump mark-for-masquerade",
 		"masquerade fully-random",
 	} {
 		if !strings.Contains(table, want) {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"crypto/sha256"
 	"encoding/base32"
-	"fmt"
 	"net/netip"
 	"strings"
 
@@ -28,6 +27,7 @@ const (
 	noEndpointNodePorts   = "no-endpoint-nodeports"
 	clusterIPsSet         = "cluster-ips"
 	nodePortIPsSet        = "nodeport-ips"
+	hairpinSet            = "hairpin"
 
 	// Prefixes of per-Service objects. Every per-Service chain name has a
 	// "/" in it, which none of the fixed chains has.
@@ -72,17 +72,29 @@ var baseChains = []baseChain{
 
 // fixedChains returns the regular chains that do not depend on any
 // Service, with their rules.
-func fixedChains(serviceCIDR string) [][2]any {
+func fixedChains(serviceCIDR, clusterCIDR string) [][2]any {
+	var services []string
+	if clusterCIDR != "" {
+		// Traffic to a ClusterIP from outside the cluster (the node
+		// itself, or a router with a route to the service CIDR) is
+		// masqueraded so replies come back through this node. Upstream
+		// writes this rule into every Service chain; one rule here does
+		// the same (traffic to a ClusterIP that is not DNATed is
+		// rejected or dropped anyway) and keeps the kernel's per-commit
+		// validation of the table shorter.
+		services = append(services, "ip daddr @"+clusterIPsSet+" ip saddr != "+clusterCIDR+" jump "+markMasqChain)
+	}
+	services = append(services,
+		"ip daddr . meta l4proto . th dport vmap @"+serviceIPsMap,
+		"ip daddr @"+nodePortIPsSet+" meta l4proto . th dport vmap @"+serviceNodePortsMap)
 	cipCheck := []string{"ip daddr @" + clusterIPsSet + " reject"}
 	if serviceCIDR != "" {
 		cipCheck = append(cipCheck, "ip daddr "+serviceCIDR+" drop")
 	}
 	return [][2]any{
-		{servicesChain, []string{
-			"ip daddr . meta l4proto . th dport vmap @" + serviceIPsMap,
-			"ip daddr @" + nodePortIPsSet + " meta l4proto . th dport vmap @" + serviceNodePortsMap,
-		}},
+		{servicesChain, services},
 		{masqueradingChain, []string{
+			"ct status dnat ip saddr . ip daddr @" + hairpinSet + " jump " + markMasqChain,
 			"mark and " + masqMark + " == 0 return",
 			"mark set mark xor " + masqMark,
 			"masquerade fully-random",
@@ -100,12 +112,18 @@ func fixedSets() []knftables.Object {
 	return []knftables.Object{
 		&knftables.Set{Name: clusterIPsSet, Type: "ipv4_addr"},
 		&knftables.Set{Name: nodePortIPsSet, Type: "ipv4_addr"},
+		&knftables.Set{Name: hairpinSet, Type: "ipv4_addr . ipv4_addr"},
 		&knftables.Map{Name: serviceIPsMap, Type: "ipv4_addr . inet_proto . inet_service : verdict"},
 		&knftables.Map{Name: serviceNodePortsMap, Type: "inet_proto . inet_service : verdict"},
 		&knftables.Map{Name: noEndpointServicesMap, Type: "ipv4_addr . inet_proto . inet_service : verdict"},
 		&knftables.Map{Name: noEndpointNodePorts, Type: "inet_proto . inet_service : verdict"},
 	}
 }
+
+// sharedSet reports whether a set's elements may be wanted by several
+// Services at once (a ClusterIP of two ports, a pod backing two
+// Services): such elements are reference-counted, not owned.
+func sharedSet(container string) bool { return container == clusterIPsSet || container == hairpinSet }
 
 // elemKey names one set or map element: the container and its key.
 type elemKey struct {
@@ -252,13 +270,6 @@ func (r *svcRules) addServicePort(sp *servicePort, eps []*endpoint, rc ruleConte
 		}
 	}
 
-	// Traffic to the ClusterIP from outside the cluster (a node, or a
-	// router with a route to the service CIDR) is masqueraded so replies
-	// come back through this node.
-	if hasInternal && rc.clusterCIDR != "" {
-		r.rule(internalChain, "ip daddr", cip, proto, "dport", port, "ip saddr !=", rc.clusterCIDR, "jump", markMasqChain)
-	}
-
 	if usesExternal {
 		if !sp.externalLocal {
 			// Any endpoint may be on another node: masquerade.
@@ -292,14 +303,18 @@ func (r *svcRules) addServicePort(sp *servicePort, eps []*endpoint, rc ruleConte
 		r.endpointRules(sp, localChain, c.local)
 	}
 	for _, ep := range c.reachable {
-		epChain := chainName(endpointChainPrefix, name+"__"+epName(ep))
 		// A pod reaching itself through its Service (hairpin) must see
-		// the node as source, or it would answer itself directly.
-		r.rule(epChain, "ip saddr", ep.ip.String(), "jump", markMasqChain)
-		if sp.affinityTimeout > 0 {
-			r.rule(epChain, "update @"+chainName(affinitySetPrefix, name+"__"+epName(ep)), "{ ip saddr }")
+		// the node as source, or it would answer itself directly; the
+		// masquerading chain checks source == destination after DNAT
+		// against this set. Pods on other nodes never hairpin here.
+		if !ep.otherNode {
+			r.addElem(hairpinSet, false, "", ep.ip.String(), ep.ip.String())
 		}
-		r.rule(epChain, "meta l4proto", proto, "dnat to", ep.String())
+		if sp.affinityTimeout > 0 {
+			epChain := chainName(endpointChainPrefix, name+"__"+epName(ep))
+			r.rule(epChain, "update @"+chainName(affinitySetPrefix, name+"__"+epName(ep)), "{ ip saddr }")
+			r.rule(epChain, "meta l4proto", proto, "dnat to", ep.String())
+		}
 	}
 
 	if proto == "udp" && c.any {
@@ -318,7 +333,17 @@ func (r *svcRules) addServicePort(sp *servicePort, eps []*endpoint, rc ruleConte
 }
 
 // endpointRules fills a policy chain: affinity lookups first, then a
-// random pick among the endpoints.
+// uniform random pick among the endpoints as a cascade (1/n, then
+// 1/(n-1), ... then the last one), each step DNATting directly (or, with
+// affinity, going to the endpoint's chain that records the client).
+//
+// Upstream picks with one "numgen vmap" to a chain per endpoint. Every
+// such vmap is an anonymous set, and the kernel binds each new set by
+// walking the transaction (quadratic in a full sync); every chain also
+// makes each nft 1.0.x call dump more chains. At 10,000 Services that
+// cost seconds per full sync and ~150 ms per one-Service change here, so
+// plain rules are used and endpoint chains only where affinity needs
+// them.
 func (r *svcRules) endpointRules(sp *servicePort, chain string, eps []*endpoint) {
 	name := sp.name()
 	if sp.affinityTimeout > 0 {
@@ -327,11 +352,17 @@ func (r *svcRules) endpointRules(sp *servicePort, chain string, eps []*endpoint)
 			r.rule(chain, "ip saddr @"+chainName(affinitySetPrefix, n), "goto", chainName(endpointChainPrefix, n))
 		}
 	}
-	var vm []string
 	for i, ep := range eps {
-		vm = append(vm, fmt.Sprintf("%d : goto %s", i, chainName(endpointChainPrefix, name+"__"+epName(ep))))
+		target := "meta l4proto " + sp.protocol + " dnat to " + ep.String()
+		if sp.affinityTimeout > 0 {
+			target = "goto " + chainName(endpointChainPrefix, name+"__"+epName(ep))
+		}
+		if left := len(eps) - i; left > 1 {
+			r.rule(chain, "numgen random mod", itoa(left), "==", "0", target)
+		} else {
+			r.rule(chain, target)
+		}
 	}
-	r.rule(chain, "numgen random mod", itoa(len(eps)), "vmap {", strings.Join(vm, " , "), "}")
 }
 
 func epName(ep *endpoint) string { return ep.ip.String() + "/" + itoa(ep.port) }

@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/utils/ptr"
@@ -144,7 +147,7 @@ func (p *Proxier) sync(ctx context.Context) (bool, error) {
 	}
 	p.log.Debug("proxy synced", "full", full, "services", len(keys), "took", p.clock.Since(start))
 	if p.onSynced != nil {
-		p.onSynced(full, keys)
+		p.onSynced(full, keys, p.clock.Since(start))
 	}
 	return full, nil
 }
@@ -157,11 +160,12 @@ func (p *Proxier) claim(keys []string, want map[string]*svcRules) {
 	for _, k := range keys {
 		delete(p.conflicted, k)
 		r := want[k]
-		for ek, e := range r.elems {
+		for ek := range r.elems {
+			if sharedSet(ek.container) {
+				continue
+			}
 			if o, ok := p.owners[ek]; ok && o != k {
-				if e.isMap || ek.container != clusterIPsSet {
-					r.warn = append(r.warn, fmt.Sprintf("%s %s is already used by Service %s; left out", ek.container, ek.key, o))
-				}
+				r.warn = append(r.warn, fmt.Sprintf("%s %s is already used by Service %s; left out", ek.container, ek.key, o))
 				delete(r.elems, ek)
 				p.conflicted[k] = true
 				continue
@@ -177,7 +181,7 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 	for _, k := range keys {
 		if old := p.programmed[k]; old != nil {
 			for ek := range old.elems {
-				if p.owners[ek] == k {
+				if !sharedSet(ek.container) && p.owners[ek] == k {
 					delete(p.owners, ek)
 				}
 			}
@@ -189,17 +193,35 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 	udpChanged := false
 	var gone []netip.AddrPort
 	newStale := map[string]bool{}
+	// Shared set elements: counted per Service; written when the count
+	// leaves or reaches zero. before holds counts from before this sync.
+	before := map[elemKey]int{}
+	refsBefore := func(ek elemKey) {
+		if _, ok := before[ek]; !ok {
+			before[ek] = p.refs[ek]
+		}
+	}
 	for _, k := range keys {
 		old, nw := p.programmed[k], want[k]
 		if old == nil {
 			old = newSvcRules()
 		}
 		for ek, e := range old.elems {
+			if sharedSet(ek.container) {
+				refsBefore(ek)
+				p.refs[ek]--
+				continue
+			}
 			if ne, ok := nw.elems[ek]; !ok || ne.value != e.value {
 				t.elemDeletes = append(t.elemDeletes, e.object(ek.container))
 			}
 		}
 		for ek, e := range nw.elems {
+			if sharedSet(ek.container) {
+				refsBefore(ek)
+				p.refs[ek]++
+				continue
+			}
 			if oe, ok := old.elems[ek]; !ok || oe.value != e.value {
 				t.elemAdds = append(t.elemAdds, e.object(ek.container))
 			}
@@ -245,6 +267,19 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 			gone = append(gone, goneDests(old.udp, nw.udp)...)
 		}
 	}
+	for _, ek := range sortedKeys(before) {
+		b, a := before[ek], p.refs[ek]
+		e := element{key: strings.Split(ek.key, " . ")}
+		switch {
+		case b > 0 && a <= 0:
+			t.elemDeletes = append(t.elemDeletes, e.object(ek.container))
+		case b <= 0 && a > 0:
+			t.elemAdds = append(t.elemAdds, e.object(ek.container))
+		}
+		if a <= 0 {
+			delete(p.refs, ek)
+		}
+	}
 	tx := p.nft.NewTransaction()
 	t.into(tx)
 	if tx.NumOperations() > 0 {
@@ -266,13 +301,19 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 // chains and affinity sets nobody wants any more flushed or deleted.
 func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*svcRules, now time.Time) (bool, error) {
 	existingChains, err := p.nft.List(ctx, "chains")
-	if err != nil && !knftables.IsNotFound(err) {
+	if err != nil && !isNotFound(err) {
 		return true, fmt.Errorf("listing chains: %w", err)
 	}
-	existingSets, err := p.nft.List(ctx, "sets")
-	if err != nil && !knftables.IsNotFound(err) {
-		return true, fmt.Errorf("listing sets: %w", err)
+	// Our table always has chains; without any it is not there, and a
+	// netlink listing of its sets would fail with ENOENT.
+	var existingSets []string
+	if len(existingChains) > 0 {
+		existingSets, err = p.nft.List(ctx, "sets")
+		if err != nil && !isNotFound(err) {
+			return true, fmt.Errorf("listing sets: %w", err)
+		}
 	}
+	p.log.Debug("listed chains and sets", "chains", len(existingChains), "sets", len(existingSets), "took", p.clock.Since(now))
 	haveChain := make(map[string]bool, len(existingChains))
 	for _, c := range existingChains {
 		haveChain[c] = true
@@ -289,6 +330,7 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 	}
 
 	p.owners = map[elemKey]string{}
+	p.refs = map[elemKey]int{}
 	p.conflicted = map[string]bool{}
 	p.claim(keys, want)
 	p.nodePortIPs = p.nodePortAddrs()
@@ -300,7 +342,7 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 		tx.Add(c)
 		tx.Flush(c)
 	}
-	fixed := fixedChains(p.serviceCIDR)
+	fixed := fixedChains(p.serviceCIDR, p.clusterCIDR)
 	for _, fc := range fixed {
 		c := &knftables.Chain{Name: fc[0].(string)}
 		tx.Add(c)
@@ -346,6 +388,12 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 			t.setAdds = append(t.setAdds, affinitySet(name, to))
 		}
 		for _, ek := range sortedElems(r.elems) {
+			if sharedSet(ek.container) {
+				p.refs[ek]++
+				if p.refs[ek] > 1 {
+					continue
+				}
+			}
 			t.elemAdds = append(t.elemAdds, r.elems[ek].object(ek.container))
 		}
 		udp = udp || len(r.udp) > 0
@@ -363,9 +411,11 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 		}
 	}
 	t.into(tx)
+	listed := p.clock.Since(now)
 	if err := p.nft.Run(ctx, tx); err != nil {
 		return true, fmt.Errorf("full sync of %d Services: %w", len(keys), err)
 	}
+	p.log.Debug("full sync transaction", "operations", tx.NumOperations(), "prepare", listed, "nft", p.clock.Since(now)-listed)
 	p.programmed = make(map[string]*svcRules, len(keys))
 	for _, k := range keys {
 		p.store(k, want[k])
@@ -381,6 +431,12 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 		}
 	}
 	return udp, nil
+}
+
+// isNotFound reports a missing table, from nft or from a netlink listing
+// (which reports the kernel's ENOENT as is).
+func isNotFound(err error) bool {
+	return knftables.IsNotFound(err) || errors.Is(err, syscall.ENOENT)
 }
 
 // store records what the kernel now has for a Service.
@@ -465,6 +521,20 @@ func sameUDP(a, b []udpTarget) bool {
 		}
 	}
 	return true
+}
+
+func sortedKeys(m map[elemKey]int) []elemKey {
+	out := make([]elemKey, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].container != out[j].container {
+			return out[i].container < out[j].container
+		}
+		return out[i].key < out[j].key
+	})
+	return out
 }
 
 func sortedChains(m map[string][]string) []string {
