@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -211,6 +213,10 @@ func TestRealNftablesHelper(t *testing.T) {
 		t.Errorf("pod → NodePort: %q", got)
 	}
 
+	// UDP: a flow DNATed to an endpoint that goes away is deleted from
+	// conntrack, so the client's next datagram picks a live endpoint.
+	testStaleUDP(ctx, t, client, podNS)
+
 	// Scale to zero: refused at once (reject), not a timeout.
 	empty := sl.DeepCopy()
 	empty.Endpoints = nil
@@ -249,6 +255,56 @@ func TestRealNftablesHelper(t *testing.T) {
 	// Cleanup on a missing table is fine.
 	if err := Cleanup(context.Background()); err != nil {
 		t.Errorf("Cleanup: %v", err)
+	}
+}
+
+func testStaleUDP(ctx context.Context, t *testing.T, client *fake.Clientset, podNS string) {
+	t.Helper()
+	dns := svc("ns", "dns", "10.43.0.53", udp)
+	sl := slice("ns", "dns", "dns-a", "dns", corev1.ProtocolUDP, 5353, ep{ip: "10.42.0.5", node: testNode})
+	if _, err := client.CoreV1().Services("ns").Create(ctx, dns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("ns").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitTable(t, "dnat to 10.42.0.5:5353")
+	// A datagram from the node creates the flow (nobody needs to answer).
+	c, err := net.Dial("udp4", "10.43.0.53:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	flowTo := func(ip string) bool {
+		flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range flows {
+			if f.Forward.Protocol == unix.IPPROTO_UDP && f.Forward.DstIP.String() == "10.43.0.53" && f.Reverse.SrcIP.String() == ip {
+				return true
+			}
+		}
+		return false
+	}
+	if !flowTo("10.42.0.5") {
+		t.Fatal("no conntrack flow 10.43.0.53:53 → 10.42.0.5")
+	}
+	moved := sl.DeepCopy()
+	moved.Endpoints[0].Addresses = []string{"10.42.0.6"}
+	if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, moved, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitTable(t, "dnat to 10.42.0.6:5353")
+	deadline := time.Now().Add(5 * time.Second)
+	for flowTo("10.42.0.5") {
+		if time.Now().After(deadline) {
+			t.Fatal("stale UDP flow to the old endpoint still in conntrack")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
