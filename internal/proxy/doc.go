@@ -6,8 +6,11 @@
 // What it does, as upstream kube-proxy does it:
 //   - ClusterIPs, NodePorts (on the node port addresses), externalIPs and
 //     LoadBalancer ingress IPs are matched in verdict maps (service-ips,
-//     service-nodeports) that jump to per-Service-port chains; those pick
-//     an endpoint with numgen and DNAT in a per-endpoint chain.
+//     service-nodeports) that go to per-Service-port chains; those pick
+//     an endpoint with a cascade of numgen rules and DNAT. (Upstream uses
+//     a numgen vmap and a chain per endpoint; at 10,000 Services that
+//     costs seconds per sync on nft 1.0.x, see docs/benchmarks.md.
+//     Endpoint chains exist here only for ClientIP affinity.)
 //   - externalTrafficPolicy Local keeps the client's address and uses only
 //     this node's endpoints (pods and the node itself still reach every
 //     endpoint, as through a load balancer); its healthCheckNodePort is
@@ -19,7 +22,9 @@
 //     only when no ready ones remain.
 //   - Traffic is marked for masquerade (then masqueraded in postrouting)
 //     when it comes from outside ClusterCIDR to a ClusterIP, to external
-//     addresses of eTP Cluster Services, and when a pod reaches itself.
+//     addresses of eTP Cluster Services, and when a pod reaches itself
+//     (source == destination after DNAT, checked against the hairpin set
+//     of this node's endpoint addresses).
 //   - Services with no endpoints are rejected (ICMP port unreachable);
 //     under a Local policy with no local endpoints, dropped. Traffic to
 //     unused ports of ClusterIPs is rejected and to unallocated addresses
@@ -41,6 +46,7 @@
 // br_netfilter is loaded) and, for localhost NodePorts,
 // net.ipv4.conf.all.route_localnet=1; starts the informers; syncs until
 // its context ends; then closes the health check ports and deletes the
-// table, and returns. Cleanup deletes a table left by a proxy that was
-// killed. Only IPv4 is handled.
+// table, and returns. Cleanup(ctx) deletes a table left by a proxy that
+// was killed. Only IPv4 is handled. A panic inside a sync is turned into a
+// failed sync (full resync with back-off), never a crash.
 package proxy

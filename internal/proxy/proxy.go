@@ -342,7 +342,7 @@ func (p *Proxier) loop(ctx context.Context) {
 			p.mu.Unlock()
 		}
 		last = p.clock.Now()
-		full, err := p.sync(ctx)
+		full, err := p.safeSync(ctx)
 		next := p.cfg.SyncPeriod
 		switch {
 		case err != nil:
@@ -378,6 +378,21 @@ func (p *Proxier) loop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// safeSync is sync with a panic turned into an error (and so into a full
+// resync with back-off): a bug triggered by one odd object must not take
+// the node's Service traffic down with the agent.
+func (p *Proxier) safeSync(ctx context.Context) (full bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("proxy: sync panicked: %v", r)
+			p.mu.Lock()
+			p.full = true
+			p.mu.Unlock()
+		}
+	}()
+	return p.sync(ctx)
 }
 
 // setSysctls turns on what Service traffic needs: forwarding, bridged

@@ -408,3 +408,31 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 var _ = discoveryv1.AddressTypeIPv4
+
+func TestSysctlsForLocalhostNodePorts(t *testing.T) {
+	cfg := testConfig()
+	cfg.NodePortAddresses = []string{"127.0.0.0/8"}
+	tp := newTestProxier(t, cfg)
+	tp.setSysctls()
+	for _, name := range []string{"net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables", "net/ipv4/conf/all/route_localnet"} {
+		if tp.sysctls[name] != "1" {
+			t.Errorf("%s = %q; want 1", name, tp.sysctls[name])
+		}
+	}
+}
+
+// TestSyncPanicBecomesError: a panic inside a sync is reported as an error
+// and forces a full resync instead of crashing the agent.
+func TestSyncPanicBecomesError(t *testing.T) {
+	tp := newTestProxier(t, testConfig())
+	tp.services = nil // build will dereference it
+	tp.markDirty("ns/web")
+	tp.full = false
+	tp.programmed = map[string]*svcRules{}
+	if _, err := tp.safeSync(context.Background()); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("err = %v; want a panic turned into an error", err)
+	}
+	if !tp.full {
+		t.Error("a panicked sync did not ask for a full resync")
+	}
+}
