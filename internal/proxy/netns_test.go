@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -145,6 +146,18 @@ func TestRealNftablesHelper(t *testing.T) {
 	if env == "" {
 		t.Skip("runs only inside the namespace TestRealNftables creates")
 	}
+	// Every golden table is a valid nft script the kernel accepts (the
+	// fake does not parse rules), checked as a dry run.
+	goldens, _ := filepath.Glob("testdata/*.nft")
+	if len(goldens) == 0 {
+		t.Error("no golden files found")
+	}
+	for _, g := range goldens {
+		if out, err := exec.Command("nft", "--check", "-f", g).CombinedOutput(); err != nil {
+			t.Errorf("kernel rejects %s: %v\n%s", g, err, out)
+		}
+	}
+
 	_, podNS, _ := strings.Cut(env, ",")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
