@@ -64,8 +64,18 @@ type testProxier struct {
 
 func newTestProxier(t *testing.T, cfg Config) *testProxier {
 	t.Helper()
-	tp := &testProxier{nft: knftables.NewFake(knftables.IPv4Family, tableName), ct: &fakeConntrack{}, sysctls: map[string]string{}}
-	p, err := newProxier(cfg, tp.nft, tp.ct, func(n, v string) error {
+	fake := knftables.NewFake(knftables.IPv4Family, tableName)
+	tp := newTestProxierWith(t, cfg, fake)
+	tp.nft = fake
+	return tp
+}
+
+// newTestProxierWith is newTestProxier on any nftables (the real one in
+// the namespace tests); tp.nft is then nil.
+func newTestProxierWith(t *testing.T, cfg Config, nft knftables.Interface) *testProxier {
+	t.Helper()
+	tp := &testProxier{ct: &fakeConntrack{}, sysctls: map[string]string{}}
+	p, err := newProxier(cfg, nft, tp.ct, func(n, v string) error {
 		tp.sysctlMu.Lock()
 		defer tp.sysctlMu.Unlock()
 		tp.sysctls[n] = v

@@ -23,7 +23,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/knftables"
 )
 
 // The real-kernel tests run the test binary again inside a network
@@ -268,6 +270,64 @@ func TestRealNftablesHelper(t *testing.T) {
 	// Cleanup on a missing table is fine.
 	if err := Cleanup(context.Background()); err != nil {
 		t.Errorf("Cleanup: %v", err)
+	}
+	testRealPartialSyncs(t)
+}
+
+// testRealPartialSyncs runs partial syncs that delete elements, flush and
+// delete chains and replace affinity sets against the kernel, which checks
+// references and ordering more strictly than the fake.
+func testRealPartialSyncs(t *testing.T) {
+	nft, err := knftables.New(knftables.IPv4Family, tableName, knftables.UseNetlink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.NodeIPs = []net.IP{net.ParseIP("10.42.0.1")}
+	tp := newTestProxierWith(t, cfg, nft)
+	clk := cfg.Clock.(*clocktesting.FakeClock)
+	local := ep{ip: "10.42.0.5", node: testNode}
+	remote := ep{ip: "10.42.1.7", node: "node-b"}
+	steps := []struct {
+		name   string
+		set    []any
+		remove []any
+		want   string // in `nft list table` afterwards
+		absent string // not in it
+	}{
+		{"initial", []any{svc("ns", "aff", "10.43.0.30", affinity(60), nodePort(30090)), httpSlice("ns", "aff", local, remote),
+			svc("ns", "lb", "10.43.0.31", loadBalancer(30091, "10.42.0.1"), etpLocal(0)), httpSlice("ns", "lb", local, remote)}, nil,
+			"timeout 1m", ""},
+		{"affinity endpoint removed", []any{httpSlice("ns", "aff", remote)}, nil, "dnat to 10.42.1.7:8080", "ns/aff/tcp/http__10.42.0.5/8080"},
+		{"affinity timeout changed", []any{svc("ns", "aff", "10.43.0.30", affinity(90), nodePort(30090))}, nil, "timeout 1m30s", ""},
+		{"local endpoint gone under eTP Local", []any{httpSlice("ns", "lb", remote)}, nil, "tcp . 30091 : drop", ""},
+		{"affinity dropped", []any{svc("ns", "aff", "10.43.0.30", nodePort(30090))}, nil, "", "affinity-"},
+		{"services deleted", nil, []any{svc("ns", "aff", "10.43.0.30"), svc("ns", "lb", "10.43.0.31")}, "", "ns/aff"},
+	}
+	for i, st := range steps {
+		tp.set(st.set...)
+		tp.remove(st.remove...)
+		full, err := tp.sync(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if full != (i == 0) {
+			t.Errorf("%s: full = %v", st.name, full)
+		}
+		clk.Step(2 * staleChainDelay)
+		if _, err := tp.sync(context.Background()); err != nil { // deletes stale chains
+			t.Fatalf("%s: deleting stale chains: %v", st.name, err)
+		}
+		out, _ := exec.Command("nft", "list", "table", "ip", tableName).CombinedOutput()
+		if st.want != "" && !strings.Contains(string(out), st.want) {
+			t.Errorf("%s: table lacks %q:\n%s", st.name, st.want, out)
+		}
+		if st.absent != "" && strings.Contains(string(out), st.absent) {
+			t.Errorf("%s: table still has %q:\n%s", st.name, st.absent, out)
+		}
+	}
+	if err := deleteTable(context.Background(), nft); err != nil {
+		t.Fatal(err)
 	}
 }
 
