@@ -13,7 +13,6 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/join"
 	"github.com/skiff-sh/skiff/internal/kubelet"
-	"github.com/skiff-sh/skiff/internal/runtime"
 )
 
 // agentCommand is `skiff agent`: a node agent joining a cluster.
@@ -138,33 +137,4 @@ func cutLabel(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
-}
-
-// imagesCommand is `skiff images`: the agent's image store.
-func imagesCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "images", Short: "Manage the node's container images"}
-	var dataDir, address string
-	imp := &cobra.Command{
-		Use:   "import FILE...",
-		Short: "Import image tarballs (docker save / OCI archives) into the node's containerd",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if address == "" {
-				address = kubelet.ContainerdAddress(dataDir)
-			}
-			ctx, stop := signalContext()
-			defer stop()
-			for _, f := range args {
-				if err := runtime.Import(ctx, address, f); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), "imported", f)
-			}
-			return nil
-		},
-	}
-	imp.Flags().StringVarP(&dataDir, "data-dir", "d", "/var/lib/skiff", "data directory of the running agent")
-	imp.Flags().StringVar(&address, "address", "", "containerd socket (default: DATA-DIR/agent/containerd/containerd.sock)")
-	cmd.AddCommand(imp)
-	return cmd
 }

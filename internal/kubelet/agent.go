@@ -147,9 +147,22 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	defer wg.Wait()
 	rtCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
+	// Pulls go through containerd's CRI plugin, with the mirrors,
+	// credentials and TLS settings of registries.yaml (k3s's format).
+	registries, registriesFile, err := runtime.LoadRegistries(runtime.RegistriesPaths(cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	if registriesFile != "" {
+		if endpoint != "" {
+			log.Warn("registries.yaml applies only to the containerd the agent starts; ignored", "file", registriesFile)
+		} else {
+			log.Info("registry configuration", "file", registriesFile)
+		}
+	}
 	if endpoint == "" {
 		cd := runtime.NewContainerd(runtime.ContainerdConfig{
-			Dir: filepath.Join(dir, "containerd"), CNIConfDir: cniDir, Logger: cfg.Logger,
+			Dir: filepath.Join(dir, "containerd"), CNIConfDir: cniDir, Registries: registries, Logger: cfg.Logger,
 		})
 		errc := make(chan error, 1)
 		wg.Add(1)

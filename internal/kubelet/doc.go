@@ -45,8 +45,9 @@
 // evictions are stop orders the pod's worker carries out (phase Failed).
 //
 // RunAgent (agent.go) assembles a node: CNI configuration (package
-// network), a supervised containerd (package runtime), the pause image and
-// air-gap image imports, then a Kubelet.
+// network), a supervised containerd (package runtime) configured with
+// registries.yaml's mirrors and credentials, the pause image and air-gap
+// image imports, then a Kubelet.
 //
 // # Seams for later work
 //

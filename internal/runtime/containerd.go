@@ -35,6 +35,10 @@ type ContainerdConfig struct {
 	// /usr/lib/cni, Debian's).
 	CNIConfDir string
 	CNIBinDir  string
+	// Registries are the mirrors, credentials and TLS settings of
+	// registries.yaml (nil: pull from each registry directly). Run writes
+	// them as hosts.toml files under HostsDir.
+	Registries *Registries
 	// Logger receives supervision events; containerd's own output goes to
 	// Dir/containerd.log.
 	Logger *slog.Logger
@@ -74,6 +78,10 @@ func (c *Containerd) Endpoint() string { return "unix://" + c.Address() }
 
 // ConfigPath is where Run writes containerd's configuration.
 func (c *Containerd) ConfigPath() string { return filepath.Join(c.cfg.Dir, "config.toml") }
+
+// HostsDir is containerd's registry hosts directory (config_path): one
+// DIR/HOST/hosts.toml per registry with mirrors or TLS settings.
+func (c *Containerd) HostsDir() string { return filepath.Join(c.cfg.Dir, "certs.d") }
 
 // LogPath is the file containerd's stdout and stderr go to.
 func (c *Containerd) LogPath() string { return filepath.Join(c.cfg.Dir, "containerd.log") }
@@ -133,12 +141,19 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     bin_dir = %s
     conf_dir = %s
     max_conf_num = 1
+
+  # Images are pulled by the CRI plugin; mirrors and TLS settings from
+  # registries.yaml are hosts.toml files here, credentials below.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = %s
 `, q(filepath.Join(d, "root")), q(filepath.Join(d, "state")),
 		q(c.Address()), q(c.Address()+".ttrpc"),
 		q(filepath.Join(d, "opt")),
 		q(c.cfg.SandboxImage),
 		q(filepath.Join(d, "runc")),
-		q(c.cfg.CNIBinDir), q(c.cfg.CNIConfDir))
+		q(c.cfg.CNIBinDir), q(c.cfg.CNIConfDir),
+		tomlString(c.HostsDir()))
+	b.WriteString(c.cfg.Registries.criAuthConfig())
 	return b.String()
 }
 
@@ -174,6 +189,13 @@ func (c *Containerd) Run(ctx context.Context) error {
 		return fmt.Errorf("runtime: writing containerd config: %w", err)
 	}
 	log := c.cfg.Logger.With("component", "containerd")
+	warnings, err := c.cfg.Registries.WriteHostsDir(c.HostsDir())
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		log.Warn("registries.yaml: " + w)
+	}
 	backoff := time.Second
 	for {
 		started := time.Now()
