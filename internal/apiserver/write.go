@@ -5,6 +5,7 @@ import (
 
 	"errors"
 	"fmt"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"net/http"
 	"strings"
@@ -198,6 +199,7 @@ func (s *APIServer) createObject(ctx context.Context, res *resource, namespace s
 		m.Name = m.GenerateName + rand.String(5)
 	}
 	s.prepareCreate(res, obj)
+	setRequester(ctx, obj)
 	defaults.Default(obj)
 	req := admissionFor(ctx, res, "", namespace, m.Name, admission.Create, obj, nil, opts.dryRun)
 	if err := s.mutate(ctx, req); err != nil {
@@ -376,6 +378,8 @@ func (s *APIServer) updateObject(ctx context.Context, res *resource, info reques
 		switch info.Subresource {
 		case "status":
 			errs = validation.ValidateStatusUpdate(obj, cur)
+		case "approval":
+			errs = validation.ValidateCSRApprovalUpdate(obj.(*certificatesv1.CertificateSigningRequest), cur.(*certificatesv1.CertificateSigningRequest))
 		case "ephemeralcontainers", "resize":
 			errs = validation.ValidatePodSubresourceUpdate(info.Subresource, obj.(*corev1.Pod), cur.(*corev1.Pod))
 		default:
@@ -517,7 +521,8 @@ func (s *APIServer) prepareUpdate(res *resource, sub string, obj, cur runtime.Ob
 		reflectSet(obj, keep)
 		return
 	}
-	if sub == "status" {
+	prepareCSRUpdate(sub, obj, cur, metav1.NewTime(s.cfg.Clock.Now()))
+	if sub == "status" || sub == "approval" {
 		keep := cur.DeepCopyObject()
 		copyField(keep, obj, "Status")
 		km := objectMeta(keep)

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -315,6 +316,10 @@ func (b *Bundle) IssueClientCert(cn string, groups []string) (KeyPair, error) {
 func (b *Bundle) AdminKeyPair() KeyPair { return b.admin }
 
 // CACertPEM returns the PEM-encoded CA certificate. Callers must not modify it.
+// CAKey returns the CA's private key, for the controller manager's
+// certificate signer.
+func (b *Bundle) CAKey() crypto.Signer { return b.caKey }
+
 func (b *Bundle) CACertPEM() []byte { return b.caPEM }
 
 // CACert returns the parsed CA certificate. Callers must not modify it.

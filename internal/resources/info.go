@@ -102,6 +102,8 @@ func All() []Info {
 		// batch/v1
 		{GVK: gvk("batch", "v1", "CronJob"), Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Categories: all, Namespaced: true, Subresources: status},
 		{GVK: gvk("batch", "v1", "Job"), Resource: "jobs", Singular: "job", Categories: all, Namespaced: true, Subresources: status},
+		// certificates.k8s.io/v1
+		{GVK: gvk("certificates.k8s.io", "v1", "CertificateSigningRequest"), Resource: "certificatesigningrequests", Singular: "certificatesigningrequest", ShortNames: []string{"csr"}, Subresources: []string{"approval", "status"}},
 		// coordination.k8s.io/v1
 		{GVK: gvk("coordination.k8s.io", "v1", "Lease"), Resource: "leases", Singular: "lease", Namespaced: true},
 		// discovery.k8s.io/v1

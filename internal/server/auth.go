@@ -55,7 +55,7 @@ func (s *Server) newSecurity(l lookup) (*security, error) {
 		guard:  &rbac.Guard{Authz: authz, RBAC: rbacAuthz},
 		admit: admission.NewChain(admission.Deps{
 			Namespaces: l, LimitRanges: l, ServiceAccounts: l, Nodes: l, Pods: l,
-			PriorityClasses: l, StorageClasses: l, Quotas: l,
+			PriorityClasses: l, StorageClasses: l, Quotas: l, Authorizer: authz,
 		}, s.cfg.DisableAdmissionPlugins...),
 	}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/controller/certificates"
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/leader"
@@ -35,6 +36,10 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 				RootCACert:  s.bundle.CACertPEM(),
 				ClusterCIDR: s.cfg.ClusterCIDR,
 				Logger:      s.cfg.Logger.With("component", "controller-manager"),
+				// Each controller as its own service account, as k3s
+				// runs upstream's (--use-service-account-credentials).
+				UseServiceAccountCredentials: true,
+				SigningCA:                    certificates.CA{Cert: s.bundle.CACert(), Key: s.bundle.CAKey()},
 			}
 			opts.LeaderElection.Name = controllerManagerLease
 			err := manager.Run(ctx, cfg, opts)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -31,21 +30,15 @@ const (
 // cluster starts with.
 var systemUser = &auth.User{Name: "system:apiserver", Groups: []string{auth.SystemPrivileged, auth.AllAuthenticated}}
 
-// policyObjects are upstream's default roles and bindings, the system
-// priority classes, and bindings giving the controller manager the roles
-// of the controllers it runs (upstream runs each controller as its own
-// service account; Skiff's run in one client under one identity).
+// policyObjects are upstream's default roles and bindings, Skiff's few
+// additions (each explained where it is made and listed in the parity
+// test), and the system priority classes. The controller manager runs each
+// controller as its own service account, so the controller roles are bound
+// only as upstream binds them.
 func policyObjects() []runtime.Object {
 	var objs []runtime.Object
 	for _, cr := range rbac.BootstrapClusterRoles() {
 		objs = append(objs, cr.DeepCopy())
-		if name, ok := strings.CutPrefix(cr.Name, "system:controller:"); ok {
-			objs = append(objs, &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: "skiff:kube-controller-manager:" + name},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cr.Name},
-				Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: controllerManagerUser}},
-			})
-		}
 	}
 	for _, b := range rbac.BootstrapClusterRoleBindings() {
 		objs = append(objs, b.DeepCopy())
@@ -58,6 +51,29 @@ func policyObjects() []runtime.Object {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:node-proxier"},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: auth.NodesGroup}},
 	})
+	// Nodes renew their client certificates and ask for their serving
+	// certificates through CSRs the approver approves after these checks.
+	// Upstream leaves both to the installer (kubeadm binds selfnodeclient
+	// to system:nodes); the selfnodeserving permission is Skiff's own, as
+	// is the approving of kubelet-serving requests.
+	nodes := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: auth.NodesGroup}}
+	objs = append(objs,
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "skiff:node-client-cert-rotation"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"},
+			Subjects:   nodes,
+		},
+		&rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: "skiff:certificatesigningrequests:selfnodeserving"},
+			Rules: []rbacv1.PolicyRule{{Verbs: []string{"create"}, APIGroups: []string{"certificates.k8s.io"},
+				Resources: []string{"certificatesigningrequests/selfnodeserving"}}},
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "skiff:node-serving-cert"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "skiff:certificatesigningrequests:selfnodeserving"},
+			Subjects:   nodes,
+		},
+	)
 	for _, roles := range rbac.BootstrapRoles() {
 		for _, r := range roles {
 			objs = append(objs, r.DeepCopy())

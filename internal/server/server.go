@@ -166,6 +166,12 @@ func (s *Server) AdminConfig() (*rest.Config, error) {
 	return s.bundle.RestConfig(s.url, "system:admin", []string{"system:masters"})
 }
 
+// ClientConfig returns a client config authenticating as user in groups
+// with a certificate from the cluster CA; valid after Ready.
+func (s *Server) ClientConfig(user string, groups []string) (*rest.Config, error) {
+	return s.bundle.RestConfig(s.url, user, groups)
+}
+
 // Run starts the control plane and serves until ctx is cancelled.
 func (s *Server) Run(ctx context.Context) error {
 	log := s.cfg.Logger

@@ -125,6 +125,19 @@ func (s *Server) start() {
 	s.Client = kubernetes.NewForConfigOrDie(cfg)
 }
 
+// UserConfig returns a client config of the current run that
+// authenticates as user in groups (a client certificate from the cluster
+// CA).
+func (s *Server) UserConfig(user string, groups ...string) *rest.Config {
+	s.t.Helper()
+	cfg, err := s.srv.ClientConfig(user, groups)
+	if err != nil {
+		s.t.Fatalf("client config for %s: %v", user, err)
+	}
+	cfg.QPS, cfg.Burst = 1000, 2000
+	return cfg
+}
+
 // Stop stops the server and waits for it to exit.
 func (s *Server) Stop() {
 	if s.cancel == nil {

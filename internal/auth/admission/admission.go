@@ -102,6 +102,9 @@ func NewChain(deps Deps, disabled ...string) *Chain {
 		&Priority{PriorityClasses: deps.PriorityClasses},
 		&DefaultTolerationSeconds{Seconds: 300},
 		&DefaultStorageClass{StorageClasses: deps.StorageClasses},
+		&CertificateApproval{Authorizer: deps.Authorizer},
+		&CertificateSigning{Authorizer: deps.Authorizer},
+		&CertificateSubjectRestriction{},
 		&ResourceQuota{Quotas: deps.Quotas},
 	}
 	off := map[string]bool{}

@@ -11,7 +11,7 @@ import (
 
 func TestChainOrder(t *testing.T) {
 	want := []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "TaintNodesByCondition",
-		"PodSecurity", "Priority", "DefaultTolerationSeconds", "DefaultStorageClass", "ResourceQuota"}
+		"PodSecurity", "Priority", "DefaultTolerationSeconds", "DefaultStorageClass", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "ResourceQuota"}
 	if got := NewChain(Deps{}).Plugins(); !slices.Equal(got, want) {
 		t.Errorf("plugins = %v; want %v", got, want)
 	}

@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+
+	"github.com/skiff-sh/skiff/internal/auth"
 )
 
 // The lookup interfaces below are what the plugins need from storage.
@@ -76,6 +78,9 @@ type Deps struct {
 	PriorityClasses PriorityClassLister
 	StorageClasses  StorageClassLister
 	Quotas          QuotaStore
+	// Authorizer answers the certificates plugins' approve and sign
+	// checks; nil allows them.
+	Authorizer auth.Authorizer
 
 	// PodSecurity configures defaults and exemptions; zero value is
 	// upstream's default (privileged:latest for all modes, no exemptions).

@@ -95,7 +95,10 @@ func TestBootstrapPolicy(t *testing.T) {
 
 		{"scheduler binds", res(authd(KubeSchedulerUser), "create", "", "pods", "binding", "x", "p"), auth.Allow},
 		{"scheduler own lease", res(authd(KubeSchedulerUser), "update", "coordination.k8s.io", "leases", "", "kube-system", "kube-scheduler"), auth.Allow},
-		{"scheduler other lease", res(authd(KubeSchedulerUser), "update", "coordination.k8s.io", "leases", "", "kube-system", "other"), auth.NoOpinion},
+		// Upstream's leader-locking Role lets the scheduler write any
+		// Lease in kube-system, and no Lease elsewhere but its own.
+		{"scheduler other lease in kube-system", res(authd(KubeSchedulerUser), "update", "coordination.k8s.io", "leases", "", "kube-system", "other"), auth.Allow},
+		{"scheduler other lease elsewhere", res(authd(KubeSchedulerUser), "update", "coordination.k8s.io", "leases", "", "default", "other"), auth.NoOpinion},
 		{"controller manager lists all", res(authd(KubeControllerManagerUser), "list", "apps", "deployments", "", "", ""), auth.Allow},
 		{"proxy watches slices", res(authd(KubeProxyUser), "watch", "discovery.k8s.io", "endpointslices", "", "", ""), auth.Allow},
 		{"kube-dns watches services", res(sa("kube-dns"), "watch", "", "services", "", "", ""), auth.Allow},
@@ -109,7 +112,7 @@ func TestBootstrapPolicy(t *testing.T) {
 		{"disruption controller reads scale", res(sa("disruption-controller"), "get", "apps", "statefulsets", "scale", "x", "s"), auth.Allow},
 		{"aggregation controller escalates", res(sa("clusterrole-aggregation-controller"), "escalate", "rbac.authorization.k8s.io", "clusterroles", "", "", "admin"), auth.Allow},
 		{"controller limited", res(sa("job-controller"), "get", "", "secrets", "", "x", "s"), auth.NoOpinion},
-		{"leader locking in kube-system", res(authd(KubeSchedulerUser), "update", "", "configmaps", "", "kube-system", "kube-scheduler"), auth.Allow},
+		{"leader locking no longer through configmaps", res(authd(KubeSchedulerUser), "update", "", "configmaps", "", "kube-system", "kube-scheduler"), auth.NoOpinion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,15 @@
 package manager
 
 import (
+	"context"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiff-sh/skiff/internal/auth/rbac/aggregation"
+	"github.com/skiff-sh/skiff/internal/controller/certificates"
 	"github.com/skiff-sh/skiff/internal/controller/clusterdns"
 	"github.com/skiff-sh/skiff/internal/controller/cronjob"
 	"github.com/skiff-sh/skiff/internal/controller/daemonset"
@@ -24,31 +27,37 @@ import (
 )
 
 // controllers is every controller the manager runs, in start order. Add
-// new controllers here, one line each.
+// new controllers here, one line each. The service accounts are
+// upstream's: cluster-dns-endpoints writes EndpointSlices for a Service
+// as endpointslice does, and service-lb writes Service status as
+// upstream's service controller does, so each uses that controller's.
 var controllers = []Entry{
-	{Name: "namespace", New: newNamespace},
-	{Name: "garbagecollector", New: newGarbageCollector},
-	{Name: "serviceaccount", New: newServiceAccount},
-	{Name: "root-ca-cert-publisher", New: newRootCACertPublisher},
-	{Name: "resourcequota", New: newResourceQuota},
-	{Name: "clusterrole-aggregation", New: newClusterRoleAggregation},
-	{Name: "endpoints", New: newEndpoints},
-	{Name: "endpointslice", New: newEndpointSlice},
-	{Name: "endpointslice-mirroring", New: newEndpointSliceMirroring},
-	{Name: "cluster-dns-endpoints", New: newClusterDNSEndpoints},
-	{Name: "service-lb", New: newServiceLB},
-	{Name: "node-lifecycle", New: newNodeLifecycle},
-	{Name: "pod-garbage-collector", New: newPodGC},
-	{Name: "node-ipam", New: newNodeIPAM},
-	{Name: "disruption", New: newDisruption},
-	{Name: "statefulset", New: newStatefulSet},
-	{Name: "daemonset", New: newDaemonSet},
-	{Name: "job", New: newJob},
-	{Name: "cronjob", New: newCronJob},
-	{Name: "ttl-after-finished", New: newTTLAfterFinished},
-	{Name: "replicaset", New: newReplicaSet},
-	{Name: "replicationcontroller", New: newReplicationController},
-	{Name: "deployment", New: newDeployment},
+	{Name: "namespace", ServiceAccount: "namespace-controller", New: newNamespace},
+	{Name: "garbagecollector", ServiceAccount: "generic-garbage-collector", New: newGarbageCollector},
+	{Name: "serviceaccount", ServiceAccount: "service-account-controller", New: newServiceAccount},
+	{Name: "root-ca-cert-publisher", ServiceAccount: "root-ca-cert-publisher", New: newRootCACertPublisher},
+	{Name: "resourcequota", ServiceAccount: "resourcequota-controller", New: newResourceQuota},
+	{Name: "clusterrole-aggregation", ServiceAccount: "clusterrole-aggregation-controller", New: newClusterRoleAggregation},
+	{Name: "endpoints", ServiceAccount: "endpoint-controller", New: newEndpoints},
+	{Name: "endpointslice", ServiceAccount: "endpointslice-controller", New: newEndpointSlice},
+	{Name: "endpointslice-mirroring", ServiceAccount: "endpointslicemirroring-controller", New: newEndpointSliceMirroring},
+	{Name: "cluster-dns-endpoints", ServiceAccount: "endpointslice-controller", New: newClusterDNSEndpoints},
+	{Name: "service-lb", ServiceAccount: "service-controller", New: newServiceLB},
+	{Name: "node-lifecycle", ServiceAccount: "node-controller", New: newNodeLifecycle},
+	{Name: "pod-garbage-collector", ServiceAccount: "pod-garbage-collector", New: newPodGC},
+	{Name: "node-ipam", ServiceAccount: "node-controller", New: newNodeIPAM},
+	{Name: "disruption", ServiceAccount: "disruption-controller", New: newDisruption},
+	{Name: "statefulset", ServiceAccount: "statefulset-controller", New: newStatefulSet},
+	{Name: "daemonset", ServiceAccount: "daemon-set-controller", New: newDaemonSet},
+	{Name: "job", ServiceAccount: "job-controller", New: newJob},
+	{Name: "cronjob", ServiceAccount: "cronjob-controller", New: newCronJob},
+	{Name: "ttl-after-finished", ServiceAccount: "ttl-after-finished-controller", New: newTTLAfterFinished},
+	{Name: "replicaset", ServiceAccount: "replicaset-controller", New: newReplicaSet},
+	{Name: "replicationcontroller", ServiceAccount: "replication-controller", New: newReplicationController},
+	{Name: "deployment", ServiceAccount: "deployment-controller", New: newDeployment},
+	{Name: "csrapproving", ServiceAccount: "certificate-controller", New: newCSRApproving},
+	{Name: "csrsigning", ServiceAccount: "certificate-controller", New: newCSRSigning},
+	{Name: "csrcleaner", ServiceAccount: "certificate-controller", New: newCSRCleaner},
 }
 
 func newNamespace(c *Context) (Controller, error) {
@@ -241,4 +250,40 @@ func newServiceLB(c *Context) (Controller, error) {
 		Logger:        c.Logger,
 		MaxRetryDelay: c.Options.MaxRetryDelay,
 	}), nil
+}
+
+func newCSRApproving(c *Context) (Controller, error) {
+	return certificates.NewApprover(certificates.ApproverConfig{
+		Client: c.Client, CSRs: c.Informers.Certificates().V1().CertificateSigningRequests(),
+		Nodes: c.Informers.Core().V1().Nodes(),
+		Clock: c.Clock, Logger: c.Logger, MaxRetryDelay: c.Options.MaxRetryDelay,
+	}), nil
+}
+
+func newCSRSigning(c *Context) (Controller, error) {
+	if c.Options.SigningCA.Cert == nil || c.Options.SigningCA.Key == nil {
+		// As upstream without --cluster-signing-cert-file: nothing signs.
+		c.Logger.Warn("csrsigning is off: no signing CA")
+		return idle{}, nil
+	}
+	return certificates.NewSigner(certificates.SignerConfig{
+		Client: c.Client, CSRs: c.Informers.Certificates().V1().CertificateSigningRequests(),
+		CA:    c.Options.SigningCA,
+		Clock: c.Clock, Logger: c.Logger, MaxRetryDelay: c.Options.MaxRetryDelay,
+	}), nil
+}
+
+func newCSRCleaner(c *Context) (Controller, error) {
+	return certificates.NewCleaner(certificates.CleanerConfig{
+		Client: c.Client, CSRs: c.Informers.Certificates().V1().CertificateSigningRequests(),
+		Clock: c.Clock, Logger: c.Logger,
+	}), nil
+}
+
+// idle stands in for a controller that is off for want of configuration.
+type idle struct{}
+
+func (idle) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-sh/skiff/internal/controller/certificates"
 	"github.com/skiff-sh/skiff/internal/leader"
 )
 
@@ -59,6 +60,17 @@ type Options struct {
 	// NodeMonitorGracePeriod is how long a node may go without a
 	// heartbeat before node-lifecycle marks it Unknown (default 40s).
 	NodeMonitorGracePeriod time.Duration
+	// UseServiceAccountCredentials runs each controller as the
+	// kube-system service account its Entry names (created if missing,
+	// with tokens from the TokenRequest API), as upstream's
+	// --use-service-account-credentials; the identity of the rest.Config
+	// given to Run then only elects the leader, feeds the shared
+	// informers and asks for those tokens. Off, every controller uses that
+	// identity.
+	UseServiceAccountCredentials bool
+	// SigningCA issues the certificates of approved
+	// CertificateSigningRequests; without it csrsigning does not start.
+	SigningCA certificates.CA
 	// TerminatedPodGCThreshold is how many finished pods may exist
 	// before pod-garbage-collector deletes the oldest (default 12500;
 	// negative disables it).
@@ -82,10 +94,13 @@ type Controller interface {
 	Run(ctx context.Context) error
 }
 
-// Entry is one line of the controller list: a name and a constructor.
+// Entry is one line of the controller list: a name, the kube-system
+// service account the controller acts as (upstream's name for it), and a
+// constructor.
 type Entry struct {
-	Name string
-	New  func(*Context) (Controller, error)
+	Name           string
+	ServiceAccount string
+	New            func(*Context) (Controller, error)
 }
 
 // Context is what constructors get: clients and informer factories shared
@@ -229,7 +244,11 @@ func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Int
 		if opts.Controllers != nil && !slices.Contains(opts.Controllers, e.Name) {
 			continue
 		}
-		ctrl, err := e.New(c)
+		ec, err := c.forController(ctx, cfg, e)
+		if err != nil {
+			return fmt.Errorf("controller %s: %w", e.Name, err)
+		}
+		ctrl, err := e.New(ec)
 		if err != nil {
 			return fmt.Errorf("controller %s: %w", e.Name, err)
 		}
@@ -260,4 +279,32 @@ func runControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Int
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// forController returns the Context a controller is built with: c
+// itself, or with UseServiceAccountCredentials a copy whose clients act as
+// the entry's service account (the informer factories stay shared).
+func (c *Context) forController(ctx context.Context, root *rest.Config, e Entry) (*Context, error) {
+	if !c.Options.UseServiceAccountCredentials {
+		return c, nil
+	}
+	cfg, err := serviceAccountConfig(ctx, root, c.Client, e.ServiceAccount, c.Clock)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ec := *c
+	ec.Client, ec.Metadata, ec.Dynamic, ec.Discovery = client, md, dyn, client.Discovery()
+	return &ec, nil
 }

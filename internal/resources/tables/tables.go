@@ -9,6 +9,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -137,6 +138,8 @@ func Row(obj runtime.Object, now time.Time) (metav1.TableRow, error) {
 
 	case *schedulingv1.PriorityClass:
 		return cells(priorityClassCells(o, now)...)
+	case *certificatesv1.CertificateSigningRequest:
+		return cells(csrCells(o, now)...)
 
 	case *storagev1.StorageClass:
 		return cells(storageClassCells(o, now)...)

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/internal/controller/manager"
 	"github.com/skiff-sh/skiff/internal/testserver"
@@ -32,10 +33,11 @@ func startWithManager(t *testing.T) *testserver.Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- manager.Run(ctx, s.Config, manager.Options{
-			Logger:            log,
-			MaxRetryDelay:     time.Second,
-			RediscoveryPeriod: 2 * time.Second,
+		done <- manager.Run(ctx, managerConfig(s), manager.Options{
+			UseServiceAccountCredentials: true,
+			Logger:                       log,
+			MaxRetryDelay:                time.Second,
+			RediscoveryPeriod:            2 * time.Second,
 		})
 	}()
 	// Registered after testserver's cleanup, so it runs first: the
@@ -47,6 +49,14 @@ func startWithManager(t *testing.T) *testserver.Server {
 		}
 	})
 	return s
+}
+
+// managerConfig is the controller manager's own identity, as `skiff
+// server` runs it: with UseServiceAccountCredentials each controller then
+// acts as its own service account, so the tests exercise the controller
+// roles of the default policy.
+func managerConfig(s *testserver.Server) *rest.Config {
+	return s.UserConfig("system:kube-controller-manager")
 }
 
 // eventually polls cond every 50ms until it returns true or the timeout

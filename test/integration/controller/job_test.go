@@ -27,11 +27,12 @@ func runControllers(t *testing.T, s *testserver.Server, clk clock.WithTicker, na
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- manager.Run(ctx, s.Config, manager.Options{
-			Controllers:   names,
-			Clock:         clk,
-			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-			MaxRetryDelay: time.Second,
+		done <- manager.Run(ctx, managerConfig(s), manager.Options{
+			UseServiceAccountCredentials: true,
+			Controllers:                  names,
+			Clock:                        clk,
+			Logger:                       slog.New(slog.NewTextHandler(io.Discard, nil)),
+			MaxRetryDelay:                time.Second,
 		})
 	}()
 	t.Cleanup(func() {

@@ -23,10 +23,11 @@ func TestLeaderElection(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- manager.Run(ctx, s.Config, manager.Options{
-				Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-				MaxRetryDelay: time.Second,
-				LeaderElect:   true,
+			done <- manager.Run(ctx, managerConfig(s), manager.Options{
+				UseServiceAccountCredentials: true,
+				Logger:                       slog.New(slog.NewTextHandler(io.Discard, nil)),
+				MaxRetryDelay:                time.Second,
+				LeaderElect:                  true,
 				LeaderElection: manager.LeaderElection{
 					Identity: id, LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 200 * time.Millisecond,
 				},

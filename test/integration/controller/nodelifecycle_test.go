@@ -34,13 +34,13 @@ func startWithControllers(t *testing.T, clk *testingclock.FakeClock, names ...st
 	if os.Getenv("SKIFF_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	opts := manager.Options{Logger: log, MaxRetryDelay: time.Second, Controllers: names}
+	opts := manager.Options{Logger: log, MaxRetryDelay: time.Second, Controllers: names, UseServiceAccountCredentials: true}
 	if clk != nil {
 		opts.Clock = clk
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- manager.Run(ctx, s.Config, opts) }()
+	go func() { done <- manager.Run(ctx, managerConfig(s), opts) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
