@@ -185,6 +185,17 @@ func TestRealNftablesHelper(t *testing.T) {
 		}
 	}()
 
+	// A table left by a crashed proxy of another version: a base chain
+	// at another priority (which cannot be changed in place) and a stray
+	// Service chain. The first sync replaces it all.
+	leftover := exec.Command("nft", "-f", "-")
+	leftover.Stdin = strings.NewReader("add table ip skiff-proxy\n" +
+		"add chain ip skiff-proxy nat-prerouting { type nat hook prerouting priority 0 ; }\n" +
+		"add chain ip skiff-proxy service-OLD-ns/gone/tcp/http\n")
+	if out, err := leftover.CombinedOutput(); err != nil {
+		t.Fatalf("making a leftover table: %v: %s", err, out)
+	}
+
 	web := svc("ns", "web", "10.43.0.20", nodePort(30080))
 	sl := httpSlice("ns", "web", ep{ip: "10.42.0.5", node: testNode})
 	client := fake.NewSimpleClientset(web, sl)
@@ -210,6 +221,9 @@ func TestRealNftablesHelper(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
+	}
+	if strings.Contains(table, "ns/gone") || strings.Contains(table, "priority filter") {
+		t.Errorf("leftover table not replaced:\n%s", table)
 	}
 	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(string(b)) != "1" {
 		t.Errorf("ip_forward = %q", b)

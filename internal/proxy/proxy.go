@@ -88,6 +88,7 @@ type Proxier struct {
 	refs        map[elemKey]int      // shared set element → Services wanting it
 	conflicted  map[string]bool      // Services that lost an element to another
 	stale       map[string]time.Time // flushed chains to delete later
+	recreate    bool                 // next full sync replaces the table
 	nodePortIPs []netip.Addr
 	failures    int
 
@@ -135,7 +136,7 @@ func newProxier(cfg Config, nft knftables.Interface, ct conntracker, sysctl func
 	p := &Proxier{
 		cfg: cfg, log: cfg.Logger.With("component", "proxy"), clock: cfg.Clock,
 		nft: nft, ct: ct, sysctl: sysctl,
-		dirty: map[string]struct{}{}, full: true, wake: make(chan struct{}, 1),
+		dirty: map[string]struct{}{}, full: true, recreate: true, wake: make(chan struct{}, 1),
 		owners: map[elemKey]string{}, refs: map[elemKey]int{}, conflicted: map[string]bool{}, stale: map[string]time.Time{},
 	}
 	for _, c := range []struct {
@@ -259,6 +260,9 @@ func (p *Proxier) Run(ctx context.Context) error {
 		return nil
 	}
 	p.log.Info("proxy started", "node", p.cfg.NodeName, "table", "ip "+tableName)
+	if len(p.nodePortAddrs()) == 0 {
+		p.log.Warn("no node port addresses (NodeIPs empty, or no interface matches NodePortAddresses): NodePorts will not be answered")
+	}
 	p.loop(ctx)
 	return nil
 }
@@ -387,6 +391,7 @@ func (p *Proxier) safeSync(ctx context.Context) (full bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("proxy: sync panicked: %v", r)
+			p.recreate = true
 			p.mu.Lock()
 			p.full = true
 			p.mu.Unlock()

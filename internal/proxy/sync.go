@@ -125,8 +125,9 @@ func (p *Proxier) sync(ctx context.Context) (bool, error) {
 		udpChanged, gone, err = p.syncPartial(ctx, keys, want, start)
 	}
 	if err != nil {
-		// The kernel is in an unknown state relative to ours: rewrite it
-		// all next time, and put the dirty keys back.
+		// The kernel is in an unknown state relative to ours: replace it
+		// all next time.
+		p.recreate = true
 		p.mu.Lock()
 		p.full = true
 		p.mu.Unlock()
@@ -299,14 +300,24 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 // syncFull rewrites the whole table in one transaction: fixed chains,
 // sets and maps are flushed and refilled, every Service chain rewritten,
 // chains and affinity sets nobody wants any more flushed or deleted.
+//
+// The first full sync of a Proxier, and the one after a failed sync,
+// instead replaces the table atomically (add, delete, create in one
+// transaction): a table left by an older or crashed proxy, or one in a
+// state we cannot explain, might hold definitions we could not change in
+// place, and this way there is no moment without rules.
 func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*svcRules, now time.Time) (bool, error) {
-	existingChains, err := p.nft.List(ctx, "chains")
-	if err != nil && !isNotFound(err) {
-		return true, fmt.Errorf("listing chains: %w", err)
+	recreate := p.recreate
+	var existingChains, existingSets []string
+	var err error
+	if !recreate {
+		existingChains, err = p.nft.List(ctx, "chains")
+		if err != nil && !isNotFound(err) {
+			return true, fmt.Errorf("listing chains: %w", err)
+		}
 	}
 	// Our table always has chains; without any it is not there, and a
 	// netlink listing of its sets would fail with ENOENT.
-	var existingSets []string
 	if len(existingChains) > 0 {
 		existingSets, err = p.nft.List(ctx, "sets")
 		if err != nil && !isNotFound(err) {
@@ -336,6 +347,12 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 	p.nodePortIPs = p.nodePortAddrs()
 
 	tx := p.nft.NewTransaction()
+	if recreate {
+		tx.Add(&knftables.Table{})
+		tx.Delete(&knftables.Table{})
+		p.stale = map[string]time.Time{}
+		knownSets = map[string]int{}
+	}
 	tx.Add(&knftables.Table{Comment: ptr.To("Skiff service proxy")})
 	for _, bc := range baseChains {
 		c := &knftables.Chain{Name: bc.name, Type: ptr.To(bc.typ), Hook: ptr.To(bc.hook), Priority: ptr.To(bc.priority)}
@@ -416,6 +433,7 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 		return true, fmt.Errorf("full sync of %d Services: %w", len(keys), err)
 	}
 	p.log.Debug("full sync transaction", "operations", tx.NumOperations(), "prepare", listed, "nft", p.clock.Since(now)-listed)
+	p.recreate = false
 	p.programmed = make(map[string]*svcRules, len(keys))
 	for _, k := range keys {
 		p.store(k, want[k])
