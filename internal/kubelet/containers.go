@@ -490,7 +490,13 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.
 		return "", at.Sub(now)
 	}
 	w.k.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
-	resp, err := w.k.cfg.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec})
+	var resp *runtimeapi.PullImageResponse
+	var err error
+	for _, auth := range append(w.pullAuths(ctx, pod, c.Image), nil) {
+		if resp, err = w.k.cfg.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec, Auth: auth}); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		// A present image with policy Always does not run when the
 		// registry cannot be reached: the pull error stands, as upstream.
