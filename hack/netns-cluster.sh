@@ -2,22 +2,22 @@
 # netns-cluster.sh: a three-node Skiff cluster on one machine, each node in
 # a network namespace of its own, joined by a bridge (run as root).
 #
-#   hack/netns-cluster.sh up [DIR] [--flannel-backend vxlan|host-gw]
+#   hack/netns-cluster.sh up [--flannel-backend vxlan|host-gw]
 #   hack/netns-cluster.sh exec CMD...   # run CMD "outside" the cluster,
 #                                       # e.g. kubectl get nodes
-#   hack/netns-cluster.sh down [DIR]
+#   hack/netns-cluster.sh down
 #
 # up starts `skiff server` (with its own node, srv) in namespace skiff-srv
 # at 172.31.0.1 and `skiff agent`s a1 and a2 in skiff-a1 (172.31.0.2) and
 # skiff-a2 (172.31.0.3); a fourth namespace, skiff-client (172.31.0.9),
 # stands for a machine outside the cluster, where exec runs commands with
 # KUBECONFIG set. Image tarballs in $IMAGES (a directory) are imported on
-# every node. DIR (default /tmp/skiff-netns) keeps data and logs.
+# every node. $SKIFF_NETNS_DIR (default /tmp/skiff-netns) keeps data and
+# logs.
 set -euo pipefail
 cmd=${1:-}
 shift || true
-DIR=/tmp/skiff-netns
-if [[ $# -gt 0 && $1 != --* && $cmd != exec ]]; then DIR=$1; shift; fi
+DIR=${SKIFF_NETNS_DIR:-/tmp/skiff-netns}
 BIN=${SKIFF_BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin/skiff}
 BR=skiff-br0
 NET=172.31.0
@@ -73,6 +73,10 @@ up() {
 		echo $! >"$DIR/$n.pid"
 	done
 	export KUBECONFIG=$DIR/srv/admin.kubeconfig
+	for _ in $(seq 120); do
+		[[ $(in_ns client kubectl get nodes --no-headers 2>/dev/null | wc -l) -ge 3 ]] && break
+		sleep 1
+	done
 	in_ns client kubectl wait --for=condition=Ready node --all --timeout=120s
 	echo "cluster up; logs in $DIR; try: $0 exec kubectl get nodes -o wide"
 }
@@ -98,5 +102,5 @@ case $cmd in
 up) up "$@" ;;
 down) down ;;
 exec) KUBECONFIG=$DIR/srv/admin.kubeconfig in_ns client "$@" ;;
-*) sed -n '2,16p' "$0"; exit 2 ;;
+*) sed -n '2,17p' "$0"; exit 2 ;;
 esac
