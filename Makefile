@@ -37,3 +37,20 @@ test: deps vet
 
 bench: build
 	$(BIN) bench
+
+# Upstream's conformance specs against a three-node cluster in network
+# namespaces (not part of `make test`: the suite takes ~20 minutes to build
+# the first time and hours to run in full). FOCUS is a regex such as
+# '\[sig-network\]'; empty runs every conformance spec.
+CONFORMANCE_WORK ?= /tmp/conformance
+CONFORMANCE_KIT ?= ../shared/conformance
+FOCUS ?=
+NAME ?= run
+conformance: build
+	bash $(CONFORMANCE_KIT)/build.sh $(CONFORMANCE_WORK)
+	bash $(CONFORMANCE_KIT)/images.sh $(CONFORMANCE_WORK)
+	IMAGES=$(CONFORMANCE_WORK)/images hack/netns-cluster.sh up
+	-hack/netns-cluster.sh exec bash $(CONFORMANCE_KIT)/run.sh $(CONFORMANCE_WORK) \
+		$${SKIFF_NETNS_DIR:-/tmp/skiff-netns}/srv/admin.kubeconfig $(NAME) '$(FOCUS)' 3 6h
+	hack/netns-cluster.sh down
+	go run ./hack/conformance-summary $(CONFORMANCE_WORK)/results/$(NAME)/report.json
