@@ -13,7 +13,7 @@ import (
 
 var bindingGK = corev1.SchemeGroupVersion.WithKind("Binding").GroupKind()
 
-// bind serves POST pods/NAME/binding: it assigns a pending pod to a node,
+// bind serves POST pods/NAME/binding and POST bindings: it assigns a pending pod to a node,
 // as the scheduler does, and refuses to move an assigned or deleting pod.
 func (s *APIServer) bind(w http.ResponseWriter, r *http.Request, info requestInfo, res *resource) {
 	out, opts, body, ok := readWrite(w, r, "create")
@@ -24,6 +24,14 @@ func (s *APIServer) bind(w http.ResponseWriter, r *http.Request, info requestInf
 	if err := decodeTyped(r, body, corev1.SchemeGroupVersion.WithKind("Binding"), binding); err != nil {
 		writeError(w, r, err)
 		return
+	}
+	if info.Subresource == "" {
+		// POST bindings: the Binding itself names the pod.
+		if binding.Name == "" {
+			writeError(w, r, apierrors.NewInvalid(bindingGK, "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")}))
+			return
+		}
+		info.Name = binding.Name
 	}
 	if binding.Name == "" {
 		binding.Name = info.Name

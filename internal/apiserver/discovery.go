@@ -116,8 +116,11 @@ func verbsFor(sub string) []string {
 }
 
 // resourceVerbs are the verbs of a resource itself; reviews are only
-// created.
+// created, and a resource may name its own.
 func resourceVerbs(info resources.Info) []string {
+	if info.Verbs != nil {
+		return info.Verbs
+	}
 	if info.Virtual {
 		return []string{"create"}
 	}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -53,6 +54,12 @@ type Config struct {
 	RBACGuard *rbac.Guard
 	// Clock stamps creation and deletion times.
 	Clock clock.PassiveClock
+	// JWKSURI is the jwks_uri service-account issuer discovery reports;
+	// empty uses the issuer's /openid/v1/jwks.
+	JWKSURI string
+	// Components are the checks componentstatuses reports, by name
+	// (etcd-0, scheduler, controller-manager); nil lists none.
+	Components map[string]ComponentCheck
 	// Kubelet reaches node agents for pods/log, exec, attach,
 	// portforward and nodes/proxy (proxy.go); nil answers them 503.
 	Kubelet *KubeletClient
@@ -127,7 +134,7 @@ func (s *APIServer) route(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string][]string{"paths": s.disc.rootPaths()})
 		return
 	}
-	if s.disc.serve(w, r) {
+	if s.disc.serve(w, r) || s.serveOIDC(w, r) {
 		return
 	}
 	info, ok := parseRequest(r)
@@ -144,6 +151,13 @@ func (s *APIServer) route(w http.ResponseWriter, r *http.Request) {
 		// Namespaced objects are addressed inside a namespace, cluster
 		// objects outside one; only collections span namespaces.
 		writeNotFound(w, r)
+		return
+	}
+	if info.Subresource == "" && res.info.Verbs != nil && !slices.Contains(res.info.Verbs, info.Verb) {
+		writeError(w, r, methodNotSupported(res, info.Verb))
+		return
+	}
+	if s.serveComputed(w, r, info, res) {
 		return
 	}
 	if res.info.Virtual && info.Verb != "create" || info.Subresource == "token" && info.Verb != "create" {

@@ -78,7 +78,7 @@ func build(infos []resources.Info, scheme *runtime.Scheme, version string) (*doc
 	needScale := false
 	for _, info := range infos {
 		roots = append(roots, info.GVK)
-		if !info.Virtual {
+		if info.Listed() {
 			roots = append(roots, info.GVK.GroupVersion().WithKind(info.GVK.Kind+"List"))
 		}
 		needScale = needScale || info.Has("scale")

@@ -71,7 +71,7 @@ type encodedBlobs struct {
 func New(infos []resources.Info, scheme *runtime.Scheme, version string) (*Handler, error) {
 	for _, info := range infos {
 		kinds := []schema.GroupVersionKind{info.GVK}
-		if !info.Virtual {
+		if info.Listed() {
 			kinds = append(kinds, info.GVK.GroupVersion().WithKind(info.GVK.Kind+"List"))
 		}
 		for _, gvk := range kinds {

@@ -196,6 +196,16 @@ func resourceRoutes(info resources.Info, kindDef func(schema.GroupVersionKind) s
 	}
 	itemShared := append([]param{pName(kind)}, shared...)
 	id := func(verb, suffix string) string { return verb + idPart + scope + kind + suffix }
+	if info.Virtual && info.Listed() {
+		// Computed and read-only (componentstatuses): list and read.
+		list := kindDef(gvk.GroupVersion().WithKind(kind + "List"))
+		return []route{
+			{path: base, params: shared, ops: []operation{{method: "get", id: id("list", ""), action: "list", gvk: gvk, params: listParams,
+				response: list, codes: []int{200}, list: true, description: "list objects of kind " + kind}}},
+			{path: base + "/{name}", params: itemShared, ops: []operation{{method: "get", id: id("read", ""), action: "get", gvk: gvk,
+				response: obj, codes: []int{200}, description: "read the specified " + kind}}},
+		}
+	}
 	if info.Virtual {
 		// Reviews are only ever created: a POST on the collection.
 		return []route{{path: base, params: shared, ops: []operation{

@@ -21,8 +21,13 @@ type Info struct {
 	// HPA as autoscaling/v2).
 	StorageGVK schema.GroupVersionKind
 	// Virtual resources are never stored: a create computes and returns a
-	// result (TokenReview, SubjectAccessReview and the like).
+	// result (TokenReview, SubjectAccessReview and the like), a read
+	// computes what it returns (ComponentStatus).
 	Virtual bool
+	// Verbs, when set, replaces the verbs the resource itself serves
+	// (namespaces have no deletecollection, componentstatuses are only
+	// read); discovery reports them and the server refuses the others.
+	Verbs []string
 }
 
 // GroupResource returns the resource qualified by its group.
@@ -39,6 +44,20 @@ func (i Info) GVR() schema.GroupVersionResource {
 func (i Info) Has(sub string) bool {
 	for _, s := range i.Subresources {
 		if s == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// Listed reports whether the resource serves list (and so has a List
+// kind): every stored one, and the computed ones whose verbs say so.
+func (i Info) Listed() bool {
+	if !i.Virtual {
+		return true
+	}
+	for _, v := range i.Verbs {
+		if v == "list" {
 			return true
 		}
 	}
@@ -68,11 +87,14 @@ func gvk(group, version, kind string) schema.GroupVersionKind {
 func All() []Info {
 	return []Info{
 		// core/v1
+		{GVK: gvk("", "v1", "Binding"), Resource: "bindings", Singular: "binding", Namespaced: true, Virtual: true, Verbs: []string{"create"}},
+		{GVK: gvk("", "v1", "ComponentStatus"), Resource: "componentstatuses", Singular: "componentstatus", ShortNames: []string{"cs"}, Virtual: true, Verbs: []string{"get", "list"}},
 		{GVK: gvk("", "v1", "ConfigMap"), Resource: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Namespaced: true},
 		{GVK: gvk("", "v1", "Endpoints"), Resource: "endpoints", Singular: "endpoints", ShortNames: []string{"ep"}, Namespaced: true},
 		{GVK: gvk("", "v1", "Event"), Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true},
 		{GVK: gvk("", "v1", "LimitRange"), Resource: "limitranges", Singular: "limitrange", ShortNames: []string{"limits"}, Namespaced: true},
-		{GVK: gvk("", "v1", "Namespace"), Resource: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, Subresources: []string{"status", "finalize"}},
+		{GVK: gvk("", "v1", "Namespace"), Resource: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, Subresources: []string{"status", "finalize"},
+			Verbs: []string{"create", "delete", "get", "list", "patch", "update", "watch"}},
 		{GVK: gvk("", "v1", "Node"), Resource: "nodes", Singular: "node", ShortNames: []string{"no"}, Subresources: []string{"proxy", "status"}},
 		{GVK: gvk("", "v1", "PersistentVolumeClaim"), Resource: "persistentvolumeclaims", Singular: "persistentvolumeclaim", ShortNames: []string{"pvc"}, Namespaced: true, Subresources: status},
 		{GVK: gvk("", "v1", "PersistentVolume"), Resource: "persistentvolumes", Singular: "persistentvolume", ShortNames: []string{"pv"}, Subresources: status},
@@ -104,16 +126,24 @@ func All() []Info {
 		{GVK: gvk("batch", "v1", "Job"), Resource: "jobs", Singular: "job", Categories: all, Namespaced: true, Subresources: status},
 		// certificates.k8s.io/v1
 		{GVK: gvk("certificates.k8s.io", "v1", "CertificateSigningRequest"), Resource: "certificatesigningrequests", Singular: "certificatesigningrequest", ShortNames: []string{"csr"}, Subresources: []string{"approval", "status"}},
+		{GVK: gvk("certificates.k8s.io", "v1", "ClusterTrustBundle"), Resource: "clustertrustbundles", Singular: "clustertrustbundle"},
 		// coordination.k8s.io/v1
 		{GVK: gvk("coordination.k8s.io", "v1", "Lease"), Resource: "leases", Singular: "lease", Namespaced: true},
 		// discovery.k8s.io/v1
 		{GVK: gvk("discovery.k8s.io", "v1", "EndpointSlice"), Resource: "endpointslices", Singular: "endpointslice", Namespaced: true},
 		// events.k8s.io/v1
 		{GVK: gvk("events.k8s.io", "v1", "Event"), Resource: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true, StorageGVK: gvk("", "v1", "Event")},
+		// flowcontrol.apiserver.k8s.io/v1
+		{GVK: gvk("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"), Resource: "flowschemas", Singular: "flowschema", Subresources: status},
+		{GVK: gvk("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"), Resource: "prioritylevelconfigurations", Singular: "prioritylevelconfiguration", Subresources: status},
 		// networking.k8s.io/v1
 		{GVK: gvk("networking.k8s.io", "v1", "IngressClass"), Resource: "ingressclasses", Singular: "ingressclass"},
 		{GVK: gvk("networking.k8s.io", "v1", "Ingress"), Resource: "ingresses", Singular: "ingress", ShortNames: []string{"ing"}, Namespaced: true, Subresources: status},
 		{GVK: gvk("networking.k8s.io", "v1", "NetworkPolicy"), Resource: "networkpolicies", Singular: "networkpolicy", ShortNames: []string{"netpol"}, Namespaced: true},
+		{GVK: gvk("networking.k8s.io", "v1", "IPAddress"), Resource: "ipaddresses", Singular: "ipaddress", ShortNames: []string{"ip"}},
+		{GVK: gvk("networking.k8s.io", "v1", "ServiceCIDR"), Resource: "servicecidrs", Singular: "servicecidr", Subresources: status},
+		// node.k8s.io/v1
+		{GVK: gvk("node.k8s.io", "v1", "RuntimeClass"), Resource: "runtimeclasses", Singular: "runtimeclass"},
 		// policy/v1
 		{GVK: gvk("policy", "v1", "PodDisruptionBudget"), Resource: "poddisruptionbudgets", Singular: "poddisruptionbudget", ShortNames: []string{"pdb"}, Namespaced: true, Subresources: status},
 		// rbac.authorization.k8s.io/v1
@@ -121,9 +151,21 @@ func All() []Info {
 		{GVK: gvk("rbac.authorization.k8s.io", "v1", "ClusterRole"), Resource: "clusterroles", Singular: "clusterrole"},
 		{GVK: gvk("rbac.authorization.k8s.io", "v1", "RoleBinding"), Resource: "rolebindings", Singular: "rolebinding", Namespaced: true},
 		{GVK: gvk("rbac.authorization.k8s.io", "v1", "Role"), Resource: "roles", Singular: "role", Namespaced: true},
+		// resource.k8s.io/v1
+		{GVK: gvk("resource.k8s.io", "v1", "DeviceClass"), Resource: "deviceclasses", Singular: "deviceclass"},
+		{GVK: gvk("resource.k8s.io", "v1", "ResourceClaim"), Resource: "resourceclaims", Singular: "resourceclaim", Namespaced: true, Subresources: status},
+		{GVK: gvk("resource.k8s.io", "v1", "ResourceClaimTemplate"), Resource: "resourceclaimtemplates", Singular: "resourceclaimtemplate", Namespaced: true},
+		{GVK: gvk("resource.k8s.io", "v1", "ResourceSlice"), Resource: "resourceslices", Singular: "resourceslice"},
 		// scheduling.k8s.io/v1
 		{GVK: gvk("scheduling.k8s.io", "v1", "PriorityClass"), Resource: "priorityclasses", Singular: "priorityclass", ShortNames: []string{"pc"}},
 		// storage.k8s.io/v1
+		{GVK: gvk("storage.k8s.io", "v1", "CSIDriver"), Resource: "csidrivers", Singular: "csidriver"},
+		{GVK: gvk("storage.k8s.io", "v1", "CSINode"), Resource: "csinodes", Singular: "csinode", Subresources: status},
+		{GVK: gvk("storage.k8s.io", "v1", "CSIStorageCapacity"), Resource: "csistoragecapacities", Singular: "csistoragecapacity", Namespaced: true},
 		{GVK: gvk("storage.k8s.io", "v1", "StorageClass"), Resource: "storageclasses", Singular: "storageclass", ShortNames: []string{"sc"}},
+		{GVK: gvk("storage.k8s.io", "v1", "VolumeAttachment"), Resource: "volumeattachments", Singular: "volumeattachment", Subresources: status},
+		{GVK: gvk("storage.k8s.io", "v1", "VolumeAttributesClass"), Resource: "volumeattributesclasses", Singular: "volumeattributesclass", ShortNames: []string{"vac"}},
+		// storagemigration.k8s.io/v1
+		{GVK: gvk("storagemigration.k8s.io", "v1", "StorageVersionMigration"), Resource: "storageversionmigrations", Singular: "storageversionmigration", Subresources: status},
 	}
 }

@@ -116,6 +116,7 @@ type ShapePoint struct {
 var defaultFilters = []string{
 	"NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts",
 	"NodeResourcesFit", "VolumeBinding", "PodTopologySpread", "InterPodAffinity",
+	"DynamicResources",
 }
 
 // defaultScores are upstream's default score plugins and weights.

@@ -5,6 +5,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	resourcelisters "k8s.io/client-go/listers/resource/v1"
 )
 
 // pluginEnv is what plugins may read besides the pod and node.
@@ -15,6 +16,8 @@ type pluginEnv struct {
 	spreadSelector func(pod *corev1.Pod) labels.Selector
 	pvcs           corelisters.PersistentVolumeClaimLister
 	pvs            corelisters.PersistentVolumeLister
+	claims         resourcelisters.ResourceClaimLister
+	deviceClasses  resourcelisters.DeviceClassLister
 }
 
 // weightedScorer is a scorer and its profile weight.
@@ -44,6 +47,8 @@ func newFilter(name string, p *Profile, env pluginEnv) Filter {
 		return podTopologySpread{defaults: p.SpreadDefaults, systemDefaulted: p.SpreadSystemDefaulted, defaultSelector: env.spreadSelector}
 	case "InterPodAffinity":
 		return &interPodAffinity{nsLabels: env.nsLabels, hardW: p.HardPodAffinityWeight}
+	case "DynamicResources":
+		return &dynamicResources{claims: env.claims, classes: env.deviceClasses}
 	}
 	return nil
 }
@@ -79,7 +84,7 @@ type chain struct {
 // newChain assembles a profile's filters (in the profile's order, upstream's
 // by default: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
 // NodePorts, NodeResourcesFit, VolumeBinding, PodTopologySpread,
-// InterPodAffinity) and scorers (scoreOrder, with the profile's weights).
+// InterPodAffinity, DynamicResources) and scorers (scoreOrder, with the profile's weights).
 func newChain(p Profile, env pluginEnv) *chain {
 	c := &chain{profile: p}
 	for _, name := range p.Filters {
@@ -111,6 +116,7 @@ var pluginEvents = map[string]ClusterEvent{
 	"VolumeBinding":     EventNodeAdd | EventNodeUpdate | EventPVCChange | EventPVChange,
 	"PodTopologySpread": EventNodeAdd | EventNodeUpdate | EventAssignedPodAdd | EventAssignedPodUpdate | EventAssignedPodDelete,
 	"InterPodAffinity":  EventNodeAdd | EventNodeUpdate | EventAssignedPodAdd | EventAssignedPodUpdate | EventAssignedPodDelete | EventNamespaceChange,
+	"DynamicResources":  EventNodeAdd | EventNodeUpdate | EventDRAChange,
 }
 
 // relevant reports whether ev may help a pod rejected by plugins; a pod with

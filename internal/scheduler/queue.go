@@ -25,6 +25,8 @@ const (
 	EventPVCChange
 	EventPVChange
 	EventNamespaceChange
+	// EventDRAChange is any change of a ResourceClaim or DeviceClass.
+	EventDRAChange
 	// EventAll matches every plugin (used by the periodic flush).
 	EventAll ClusterEvent = 1<<iota - 1
 )

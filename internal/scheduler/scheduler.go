@@ -148,7 +148,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	svcInf, rcInf := core.Services(), core.ReplicationControllers()
 	rsInf, ssInf := factory.Apps().V1().ReplicaSets(), factory.Apps().V1().StatefulSets()
 	sel := &selectors{services: svcInf.Lister(), rcs: rcInf.Lister(), rss: rsInf.Lister(), sss: ssInf.Lister()}
-	env := pluginEnv{nsLabels: s.namespaceLabels, pvcs: pvcInf.Lister(), pvs: pvInf.Lister(), spreadSelector: sel.forPod}
+	claimInf, classInf := factory.Resource().V1().ResourceClaims(), factory.Resource().V1().DeviceClasses()
+	env := pluginEnv{nsLabels: s.namespaceLabels, pvcs: pvcInf.Lister(), pvs: pvInf.Lister(), spreadSelector: sel.forPod,
+		claims: claimInf.Lister(), deviceClasses: classInf.Lister()}
 	for _, p := range cfg.Profiles {
 		s.chains[p.SchedulerName] = newChain(p, env)
 	}
@@ -162,6 +164,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		{nsInf.Informer(), s.moveOn(EventNamespaceChange)},
 		{pvcInf.Informer(), s.moveOn(EventPVCChange)},
 		{pvInf.Informer(), s.moveOn(EventPVChange)},
+		{claimInf.Informer(), s.moveOn(EventDRAChange)},
+		{classInf.Informer(), s.moveOn(EventDRAChange)},
 		{pdbInf.Informer(), cache.ResourceEventHandlerFuncs{}},
 		{svcInf.Informer(), cache.ResourceEventHandlerFuncs{}},
 		{rcInf.Informer(), cache.ResourceEventHandlerFuncs{}},

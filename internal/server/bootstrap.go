@@ -69,6 +69,9 @@ func (s *Server) bootstrap(ctx context.Context, api *apiserver.APIServer, servic
 	if err := ensureAll(ctx, api, policyObjects()); err != nil {
 		return err
 	}
+	if err := s.bootstrapClusterAPIs(ctx, api, serviceNet); err != nil {
+		return err
+	}
 	first := firstServiceIP(serviceNet)
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},

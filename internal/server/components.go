@@ -42,6 +42,8 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 				SigningCA:                    certificates.CA{Cert: s.bundle.CACert(), Key: s.bundle.CAKey()},
 			}
 			opts.LeaderElection.Name = controllerManagerLease
+			s.managerState.set(true)
+			defer s.managerState.set(false)
 			err := manager.Run(ctx, cfg, opts)
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("controller manager stopped", "err", err)
@@ -80,6 +82,8 @@ func (s *Server) startComponents(ctx context.Context) (*sync.WaitGroup, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			s.schedulerState.set(true)
+			defer s.schedulerState.set(false)
 			if err := sched.Run(ctx); err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("scheduler stopped", "err", err)
 			}

@@ -113,6 +113,9 @@ type Server struct {
 	bundle *pki.Bundle
 	// cluster is what agents learn from the server, set at Run's start.
 	cluster join.ClusterConfig
+	// schedulerState and managerState say whether the in-process
+	// scheduler and controller manager run, for componentstatuses.
+	schedulerState, managerState componentRunning
 }
 
 // New checks cfg and fills in defaults. It starts nothing.
@@ -320,6 +323,8 @@ func (s *Server) Run(ctx context.Context) error {
 		Auditor:            auditor,
 		RBACGuard:          sec.guard,
 		Kubelet:            kubeletClient,
+		Components:         s.componentChecks(client),
+		JWKSURI:            s.jwksURI(),
 	})
 	if err != nil {
 		return err
@@ -371,6 +376,12 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = srv.Close()
 		return err
 	}
+	mirror := newIPAddressMirror(api, stores, log)
+	components.Add(1)
+	go func() {
+		defer components.Done()
+		mirror.Run(ctx)
+	}()
 
 	// The OpenAPI documents are large: build them now, off the start path.
 	go func() {

@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -157,8 +159,21 @@ func (s *ServiceAccountTokens) Issue(sa *corev1.ServiceAccount, audiences []stri
 	if n := bound.Node; n != nil {
 		c.Kubernetes.Node = &ref{Name: n.Name, UID: n.UID}
 	}
-	token, err := jwt.NewWithClaims(jwt.SigningMethodES256, c).SignedString(s.key)
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	t.Header["kid"] = s.KeyID() // as upstream, so issuer discovery's key set names the key
+	token, err := t.SignedString(s.key)
 	return token, exp, err
+}
+
+// KeyID names the signing key as upstream does: the unpadded base64url
+// SHA-256 of its public key in PKIX DER form.
+func (s *ServiceAccountTokens) KeyID() string {
+	der, err := x509.MarshalPKIXPublicKey(&s.key.PublicKey)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 var errTokenInvalid = errors.New("authn: invalid service account token")

@@ -61,7 +61,10 @@ func main() {
 	}
 	roots := []schema.GroupVersionKind{{Group: "autoscaling", Version: "v1", Kind: "Scale"}}
 	for _, info := range resources.All() {
-		roots = append(roots, info.GVK, info.GVK.GroupVersion().WithKind(info.GVK.Kind+"List"))
+		roots = append(roots, info.GVK)
+		if info.Listed() {
+			roots = append(roots, info.GVK.GroupVersion().WithKind(info.GVK.Kind+"List"))
+		}
 	}
 	for _, gvk := range roots {
 		obj, err := scheme.Scheme.New(gvk)

@@ -1,6 +1,8 @@
 package defaults
 
 import (
+	"time"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -120,7 +122,9 @@ func Default(obj runtime.Object) {
 	case *rbacv1.Role, *rbacv1.ClusterRole:
 
 	default:
-		defaultList(obj)
+		if !defaultCluster(obj, time.Now()) {
+			defaultList(obj)
+		}
 	}
 }
 

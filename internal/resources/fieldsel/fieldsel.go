@@ -236,6 +236,8 @@ func Fields(obj runtime.Object) fields.Set {
 		set["status.replicas"] = strconv.Itoa(int(o.Status.Replicas))
 	case *batchv1.Job:
 		set["status.successful"] = strconv.Itoa(int(o.Status.Succeeded))
+	default:
+		clusterFields(set, obj)
 	}
 	return set
 }

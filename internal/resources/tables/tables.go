@@ -144,6 +144,9 @@ func Row(obj runtime.Object, now time.Time) (metav1.TableRow, error) {
 	case *storagev1.StorageClass:
 		return cells(storageClassCells(o, now)...)
 	}
+	if c, ok := clusterRow(obj, now); ok {
+		return cells(c...)
+	}
 	return defaultRow(obj)
 }
 
