@@ -526,6 +526,9 @@ func (s *APIServer) prepareUpdate(res *resource, sub string, obj, cur runtime.Ob
 		keep := cur.DeepCopyObject()
 		copyField(keep, obj, "Status")
 		km := objectMeta(keep)
+		if sub == "status" {
+			statusMetadata(res, km, m)
+		}
 		km.ManagedFields = m.ManagedFields
 		km.ResourceVersion = m.ResourceVersion
 		reflectSet(obj, keep)
@@ -546,6 +549,23 @@ func (s *APIServer) prepareUpdate(res *resource, sub string, obj, cur runtime.Ob
 		m.Generation = old.Generation + 1
 	}
 	prepareKindUpdate(res, obj, cur)
+}
+
+// statusMetadata carries over the metadata a status write may change, as
+// upstream's status strategies reset only the spec: labels, annotations,
+// finalizers and owner references come from the request, except a
+// Deployment's labels and a Pod's owner references, which upstream's
+// Deployment and Pod status strategies also reset.
+func statusMetadata(res *resource, keep, req *metav1.ObjectMeta) {
+	kind := res.info.GVK
+	if kind.Group != "apps" || kind.Kind != "Deployment" {
+		keep.Labels = req.Labels
+	}
+	if kind.Group != "" || kind.Kind != "Pod" {
+		keep.OwnerReferences = req.OwnerReferences
+	}
+	keep.Annotations = req.Annotations
+	keep.Finalizers = req.Finalizers
 }
 
 // finishDeletion deletes an object whose deletion was only waiting for

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
@@ -82,6 +83,32 @@ func TestStatusSubresource(t *testing.T) {
 	}
 	if d.Generation != 2 || *d.Spec.Replicas != 2 || d.Status.Replicas != 5 {
 		t.Errorf("after spec Update: generation %d spec.replicas %d status.replicas %d; want 2 2 5", d.Generation, *d.Spec.Replicas, d.Status.Replicas)
+	}
+
+	// A status merge patch keeps its annotations (upstream's status
+	// strategies reset only the spec), but a Deployment's labels stay.
+	d, err = deps.Patch(ctx, "web", types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"patchedstatus":"true"},"labels":{"via":"status"}},"status":{"replicas":6}}`),
+		metav1.PatchOptions{}, "status")
+	if err != nil {
+		t.Fatalf("status merge patch: %v", err)
+	}
+	if d.Annotations["patchedstatus"] != "true" || d.Labels["via"] != "" || d.Status.Replicas != 6 {
+		t.Errorf("after status patch: annotations %v labels %v status.replicas %d; want the annotation, no new label, 6",
+			d.Annotations, d.Labels, d.Status.Replicas)
+	}
+	svc, err := c.CoreV1().Services("status").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "svc"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err = c.CoreV1().Services("status").Patch(ctx, svc.Name, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"via":"status"}},"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.1"}]}}}`),
+		metav1.PatchOptions{}, "status")
+	if err != nil || svc.Labels["via"] != "status" || len(svc.Status.LoadBalancer.Ingress) != 1 {
+		t.Errorf("service status patch: %v labels %v; want the label kept", err, svc.Labels)
 	}
 
 	// Stale status writes conflict like any other.
