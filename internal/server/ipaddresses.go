@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"strconv"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -15,7 +13,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
-	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -23,95 +20,37 @@ import (
 // keeps, as upstream's allocator labels them.
 const ipAllocatorName = "ipallocator.k8s.io"
 
-const (
-	ipMirrorResync = 5 * time.Minute
-	ipMirrorRetry  = time.Second
-)
-
 // ipAddressMirror keeps one networking.k8s.io IPAddress object per
 // allocated Service cluster IP, as upstream's IPAddress-backed allocator
 // does. Skiff's allocator keeps its state in a bitmap; the mirror reflects
-// it: it lists Services and the allocator's IPAddresses, creates the
-// missing ones and deletes those no Service holds, on every Service event
-// and every ipMirrorResync. IPAddresses it did not create (no managed-by
-// label of its own) are left alone.
+// it: on every Service change (a resyncLoop) it lists Services and the
+// allocator's IPAddresses, creates the missing ones and deletes those no
+// Service holds. IPAddresses it did not create (no managed-by label of its
+// own) are left alone.
 type ipAddressMirror struct {
 	api      *apiserver.APIServer
 	services storage.Resource
 	ips      storage.Resource
-	clock    clock.WithTicker
-	log      *slog.Logger
 }
 
-func newIPAddressMirror(api *apiserver.APIServer, stores map[schema.GroupVersionKind]storage.Resource, log *slog.Logger) *ipAddressMirror {
-	return &ipAddressMirror{
+// newIPAddressMirror returns the loop that runs the mirror.
+func newIPAddressMirror(api *apiserver.APIServer, stores map[schema.GroupVersionKind]storage.Resource, log *slog.Logger) *resyncLoop {
+	m := &ipAddressMirror{
 		api: api, services: stores[corev1.SchemeGroupVersion.WithKind("Service")],
-		ips: stores[networkingv1.SchemeGroupVersion.WithKind("IPAddress")], clock: clock.RealClock{}, log: log,
+		ips: stores[networkingv1.SchemeGroupVersion.WithKind("IPAddress")],
 	}
-}
-
-// Run mirrors until ctx ends.
-func (m *ipAddressMirror) Run(ctx context.Context) {
-	ctx = auth.WithUser(ctx, systemUser)
-	for ctx.Err() == nil {
-		rv, err := m.sync(ctx)
-		if err != nil {
-			m.log.Warn("IPAddress mirror: sync failed", "err", err)
-			m.sleep(ctx, ipMirrorRetry)
-			continue
-		}
-		m.watch(ctx, rv)
-	}
-}
-
-// watch syncs on every Service event until the watch ends, ctx ends or
-// the resync period passes.
-func (m *ipAddressMirror) watch(ctx context.Context, rv uint64) {
-	w, err := m.services.Watch(ctx, "", storage.WatchOptions{ResourceVersion: strconv.FormatUint(rv, 10)})
-	if err != nil {
-		m.sleep(ctx, ipMirrorRetry)
-		return
-	}
-	defer w.Stop()
-	resync := m.clock.NewTimer(ipMirrorResync)
-	defer resync.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-resync.C():
-			return
-		case _, ok := <-w.ResultChan():
-			if !ok {
-				return
-			}
-			if _, err := m.sync(ctx); err != nil {
-				m.log.Warn("IPAddress mirror: sync failed", "err", err)
-				return
-			}
-		}
-	}
-}
-
-func (m *ipAddressMirror) sleep(ctx context.Context, d time.Duration) {
-	t := m.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C():
-	}
+	return &resyncLoop{name: "ipaddress-mirror", watched: m.services, sync: m.sync, clock: clock.RealClock{}, log: log}
 }
 
 // sync makes the allocator's IPAddresses match the Services' cluster IPs.
-// It returns the resource version of the Service list it read.
-func (m *ipAddressMirror) sync(ctx context.Context) (uint64, error) {
+func (m *ipAddressMirror) sync(ctx context.Context) error {
 	svcs, err := m.services.List(ctx, "", storage.ListOptions{})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	have, err := m.ips.List(ctx, "", storage.ListOptions{})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	want := map[string]*networkingv1.IPAddress{}
 	for _, obj := range svcs.Items {
@@ -131,7 +70,7 @@ func (m *ipAddressMirror) sync(ctx context.Context) (uint64, error) {
 			continue
 		}
 		if _, err := m.ips.Delete(ctx, "", ip.Name, nil); err != nil && !apierrors.IsNotFound(err) {
-			return 0, err
+			return err
 		}
 		delete(existing, ip.Name)
 	}
@@ -140,10 +79,10 @@ func (m *ipAddressMirror) sync(ctx context.Context) (uint64, error) {
 			continue
 		}
 		if err := m.api.EnsureObject(ctx, ip, false); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return svcs.ResourceVersion, nil
+	return nil
 }
 
 // wantedIPAddresses are the IPAddress objects for svc's cluster IPs.

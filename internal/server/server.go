@@ -376,12 +376,14 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = srv.Close()
 		return err
 	}
-	mirror := newIPAddressMirror(api, stores, log)
-	components.Add(1)
-	go func() {
-		defer components.Done()
-		mirror.Run(ctx)
-	}()
+	// The server's own reconcilers stop with the components.
+	for _, l := range append(newFlowSchemaStatus(api, stores, log), newIPAddressMirror(api, stores, log)) {
+		components.Add(1)
+		go func() {
+			defer components.Done()
+			l.Run(ctx)
+		}()
+	}
 
 	// The OpenAPI documents are large: build them now, off the start path.
 	go func() {

@@ -68,7 +68,7 @@ func clusterKinds(t *testing.T) []clusterKind {
 			manifest: "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nmetadata: {name: %[1]s}\nspec:\n  priorityLevelConfiguration: {name: workload-low}\n" +
 				"  distinguisherMethod: {type: ByUser}\n  rules: [{subjects: [{kind: User, user: {name: alice}}], nonResourceRules: [{verbs: [get], nonResourceURLs: [/version]}]}]\n",
 			columns: []string{"NAME", "PRIORITYLEVEL", "MATCHINGPRECEDENCE", "DISTINGUISHERMETHOD", "AGE", "MISSINGPL"},
-			cells:   map[string]string{"PRIORITYLEVEL": "workload-low", "MATCHINGPRECEDENCE": "1000", "DISTINGUISHERMETHOD": "ByUser", "MISSINGPL": "?"}},
+			cells:   map[string]string{"PRIORITYLEVEL": "workload-low", "MATCHINGPRECEDENCE": "1000", "DISTINGUISHERMETHOD": "ByUser"}},
 		{name: "prioritylevelconfiguration", resource: "prioritylevelconfigurations", ref: "prioritylevelconfiguration.flowcontrol.apiserver.k8s.io", cluster: true,
 			manifest: "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: PriorityLevelConfiguration\nmetadata: {name: %[1]s}\nspec: {type: Limited, limited: {limitResponse: {type: Queue, queuing: {queues: 16}}}}\n",
 			columns:  []string{"NAME", "TYPE", "NOMINALCONCURRENCYSHARES", "QUEUES", "HANDSIZE", "QUEUELENGTHLIMIT", "AGE"},
@@ -168,6 +168,24 @@ func TestClusterDefaultObjects(t *testing.T) {
 			t.Errorf("flowschemas lack %s:\n%s", name, fs)
 		}
 	}
+	// The Dangling condition, kept as upstream's APF controller keeps it.
+	eventually(t, 30*time.Second, func() error {
+		out := squeeze(mustKubectl(t, "", "get", "flowschemas", "exempt", "catch-all", "--no-headers"))
+		if !strings.HasPrefix(out, "exempt exempt 1 <none> ") || !strings.HasSuffix(out, " False\n") || strings.Count(out, " False\n") != 2 {
+			return errors.New("flowschemas:\n" + out)
+		}
+		return nil
+	})
+	dangling := "e2e-dangling-" + fmt.Sprint(time.Now().UnixNano())
+	mustStdin(t, "", "apiVersion: flowcontrol.apiserver.k8s.io/v1\nkind: FlowSchema\nmetadata: {name: "+dangling+"}\nspec:\n  priorityLevelConfiguration: {name: no-such-level}\n", "create")
+	t.Cleanup(func() { kubectl(t, "", "delete", "flowschema", dangling) })
+	eventually(t, 30*time.Second, func() error {
+		out := mustKubectl(t, "", "get", "flowschema", dangling, "-o", `jsonpath={.status.conditions[?(@.type=="Dangling")].status}/{.status.conditions[?(@.type=="Dangling")].reason}`)
+		if out != "True/NotFound" {
+			return errors.New("dangling schema condition: " + out)
+		}
+		return nil
+	})
 	pl := mustKubectl(t, "", "get", "prioritylevelconfigurations", "exempt", "catch-all", "workload-low", "--no-headers")
 	for _, want := range []string{"exempt Exempt <none> <none> <none> <none>", "catch-all Limited 5 <none> <none> <none>", "workload-low Limited 100 128 6 50"} {
 		if !strings.Contains(squeeze(pl), want) {
