@@ -249,6 +249,7 @@ var fieldMarkers = map[string]fieldMarker{
 	"io.k8s.api.resource.v1.DeviceSubRequest.derivedAttributes":                          {listType: "atomic"},
 	"io.k8s.api.resource.v1.DeviceSubRequest.selectors":                                  {listType: "atomic"},
 	"io.k8s.api.resource.v1.DeviceSubRequest.tolerations":                                {listType: "atomic"},
+	"io.k8s.api.resource.v1.DeviceTaintRuleStatus.conditions":                            {listType: "map", listMapKeys: []string{"type"}},
 	"io.k8s.api.resource.v1.ExactDeviceRequest.derivedAttributes":                        {listType: "atomic"},
 	"io.k8s.api.resource.v1.ExactDeviceRequest.selectors":                                {listType: "atomic"},
 	"io.k8s.api.resource.v1.ExactDeviceRequest.tolerations":                              {listType: "atomic"},

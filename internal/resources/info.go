@@ -153,6 +153,7 @@ func All() []Info {
 		{GVK: gvk("rbac.authorization.k8s.io", "v1", "Role"), Resource: "roles", Singular: "role", Namespaced: true},
 		// resource.k8s.io/v1
 		{GVK: gvk("resource.k8s.io", "v1", "DeviceClass"), Resource: "deviceclasses", Singular: "deviceclass"},
+		{GVK: gvk("resource.k8s.io", "v1", "DeviceTaintRule"), Resource: "devicetaintrules", Singular: "devicetaintrule", Subresources: status},
 		{GVK: gvk("resource.k8s.io", "v1", "ResourceClaim"), Resource: "resourceclaims", Singular: "resourceclaim", Namespaced: true, Subresources: status},
 		{GVK: gvk("resource.k8s.io", "v1", "ResourceClaimTemplate"), Resource: "resourceclaimtemplates", Singular: "resourceclaimtemplate", Namespaced: true},
 		{GVK: gvk("resource.k8s.io", "v1", "ResourceSlice"), Resource: "resourceslices", Singular: "resourceslice"},

@@ -116,7 +116,6 @@ var absentAPIResources = map[string]string{
 	"customresourcedefinitions apiextensions.k8s.io/v1":                 "CRD serving waits for the extensibility issue",
 	"apiservices apiregistration.k8s.io/v1":                             "API aggregation waits for the extensibility issue",
 	"podcertificaterequests certificates.k8s.io/v1":                     "pod certificates (and their kubelet projected volumes) are not implemented yet",
-	"devicetaintrules resource.k8s.io/v1":                               "device taints need a DRA driver and scheduler support Skiff does not have yet",
 }
 
 // TestAPIResourcesMatchUpstream compares every row of `kubectl

@@ -48,6 +48,10 @@ func defaultCluster(obj runtime.Object, now time.Time) bool {
 				}
 			}
 		}
+	case *resourcev1.DeviceTaintRule:
+		if o.Spec.Taint.TimeAdded == nil {
+			o.Spec.Taint.TimeAdded = &metav1.Time{Time: now.Truncate(time.Second)}
+		}
 	case *flowcontrolv1.FlowSchema:
 		if o.Spec.MatchingPrecedence == 0 {
 			o.Spec.MatchingPrecedence = flowSchemaMatchingPrecedence

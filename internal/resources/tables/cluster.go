@@ -32,6 +32,7 @@ func init() {
 		gk("storage.k8s.io", "VolumeAttributesClass"):                    volumeAttributesClassColumns,
 		gk("node.k8s.io", "RuntimeClass"):                                runtimeClassColumns,
 		gk("resource.k8s.io", "DeviceClass"):                             nameAgeColumns,
+		gk("resource.k8s.io", "DeviceTaintRule"):                         deviceTaintRuleColumns,
 		gk("resource.k8s.io", "ResourceClaim"):                           resourceClaimColumns,
 		gk("resource.k8s.io", "ResourceClaimTemplate"):                   nameAgeColumns,
 		gk("resource.k8s.io", "ResourceSlice"):                           resourceSliceColumns,
@@ -73,6 +74,13 @@ func clusterRow(obj runtime.Object, now time.Time) (cells []interface{}, ok bool
 		return []interface{}{o.Name, o.Handler, since(o.CreationTimestamp, now)}, true
 	case *resourcev1.DeviceClass:
 		return []interface{}{o.Name, since(o.CreationTimestamp, now)}, true
+	case *resourcev1.DeviceTaintRule:
+		added := ""
+		if t := o.Spec.Taint.TimeAdded; t != nil {
+			added = since(*t, now)
+		}
+		t := o.Spec.Taint
+		return []interface{}{o.Name, t.Key, t.Value, string(t.Effect), added, since(o.CreationTimestamp, now)}, true
 	case *resourcev1.ResourceClaim:
 		return []interface{}{o.Name, resourceClaimState(o), since(o.CreationTimestamp, now)}, true
 	case *resourcev1.ResourceClaimTemplate:
@@ -212,6 +220,18 @@ func runtimeClassColumns() []metav1.TableColumnDefinition {
 	// Upstream describes the column with ObjectMeta's (absent) "handler"
 	// documentation, which is empty.
 	return []metav1.TableColumnDefinition{nameCol(), col("Handler", "string", metaDoc["handler"], 0), ageCol()}
+}
+
+func deviceTaintRuleColumns() []metav1.TableColumnDefinition {
+	taint := resourcev1.DeviceTaint{}.SwaggerDoc()
+	return []metav1.TableColumnDefinition{
+		nameCol(),
+		col("Key", "string", taint["key"], 0),
+		col("Value", "string", taint["value"], 0),
+		col("Effect", "string", taint["effect"], 0),
+		col("TimeAdded", "string", taint["timeAdded"], 0),
+		ageCol(),
+	}
 }
 
 func resourceClaimColumns() []metav1.TableColumnDefinition {

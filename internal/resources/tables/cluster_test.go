@@ -31,6 +31,7 @@ func TestClusterColumns(t *testing.T) {
 		{g("storage.k8s.io", "VolumeAttributesClass"), []string{"Name", "DriverName", "Age"}},
 		{g("node.k8s.io", "RuntimeClass"), []string{"Name", "Handler", "Age"}},
 		{g("resource.k8s.io", "DeviceClass"), []string{"Name", "Age"}},
+		{g("resource.k8s.io", "DeviceTaintRule"), []string{"Name", "Key", "Value", "Effect", "TimeAdded", "Age"}},
 		{g("resource.k8s.io", "ResourceClaim"), []string{"Name", "State", "Age"}},
 		{g("resource.k8s.io", "ResourceClaimTemplate"), []string{"Name", "Age"}},
 		{g("resource.k8s.io", "ResourceSlice"), []string{"Name", "Node", "Driver", "Pool", "Age"}},
@@ -83,6 +84,9 @@ func TestClusterCells(t *testing.T) {
 			Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: ptr("pv1")}}, Status: storagev1.VolumeAttachmentStatus{Attached: true}},
 			[]interface{}{"va", "csi.example.com", "pv1", "n1", true, "60m"}},
 		{"runtimeclass", &nodev1.RuntimeClass{ObjectMeta: cm("gvisor"), Handler: "runsc"}, []interface{}{"gvisor", "runsc", "60m"}},
+		{"devicetaintrule", &resourcev1.DeviceTaintRule{ObjectMeta: cm("r"), Spec: resourcev1.DeviceTaintRuleSpec{Taint: resourcev1.DeviceTaint{
+			Key: "example.com/broken", Value: "yes", Effect: resourcev1.DeviceTaintEffectNoExecute, TimeAdded: agoPtr(time.Minute)}}},
+			[]interface{}{"r", "example.com/broken", "yes", "NoExecute", "60s", "60m"}},
 		{"claim pending", &resourcev1.ResourceClaim{ObjectMeta: cm("c")}, []interface{}{"c", "pending", "60m"}},
 		{"claim deleted", &resourcev1.ResourceClaim{ObjectMeta: deleting}, []interface{}{"c", "deleted", "60m"}},
 		{"claim reserved", &resourcev1.ResourceClaim{ObjectMeta: cm("c"), Status: resourcev1.ResourceClaimStatus{

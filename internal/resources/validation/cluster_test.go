@@ -161,6 +161,12 @@ func TestValidateClusterKinds(t *testing.T) {
 		{"deviceclass opaque config", &resourcev1.DeviceClass{ObjectMeta: com("gpu"), Spec: resourcev1.DeviceClassSpec{
 			Config: []resourcev1.DeviceClassConfiguration{{DeviceConfiguration: resourcev1.DeviceConfiguration{Opaque: &resourcev1.OpaqueDeviceConfiguration{
 				Driver: "gpu.example.com", Parameters: runtime.RawExtension{Raw: []byte(`[1]`)}}}}}}}, []want{{"spec.config[0].opaque.parameters", field.ErrorTypeInvalid}}},
+		{"devicetaintrule valid", defaulted(&resourcev1.DeviceTaintRule{ObjectMeta: com("broken"), Spec: resourcev1.DeviceTaintRuleSpec{
+			DeviceSelector: &resourcev1.DeviceTaintSelector{Driver: ptr("gpu.example.com"), Device: ptr("gpu-0")},
+			Taint:          resourcev1.DeviceTaint{Key: "example.com/broken", Effect: resourcev1.DeviceTaintEffectNoSchedule}}}), nil},
+		{"devicetaintrule problems", &resourcev1.DeviceTaintRule{ObjectMeta: com("broken"), Spec: resourcev1.DeviceTaintRuleSpec{
+			DeviceSelector: &resourcev1.DeviceTaintSelector{Device: ptr("Bad_Device")}, Taint: resourcev1.DeviceTaint{Effect: "Sometimes"}}},
+			[]want{{"spec.deviceSelector.device", field.ErrorTypeInvalid}, {"spec.taint.key", field.ErrorTypeInvalid}, {"spec.taint.effect", field.ErrorTypeNotSupported}}},
 		{"claim valid", deviceClaim(exact("gpu", "gpu.example.com")), nil},
 		{"claim defaults count", deviceClaim(exact("gpu", "gpu.example.com")), nil},
 		{"claim no request type", deviceClaim(resourcev1.DeviceRequest{Name: "gpu"}), []want{{"spec.devices.requests[0]", field.ErrorTypeRequired}}},

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	resourcev1 "k8s.io/api/resource/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -36,6 +37,7 @@ const (
 	draAttributeMaxValueLength   = 64
 	draAttrsAndCapacityMax       = 32
 	draDeviceTaintsMaxSize       = 16
+	draTaintRuleMaxConditions    = 8
 )
 
 func init() {
@@ -55,6 +57,12 @@ func init() {
 		},
 		update: func(t, old *resourcev1.ResourceClaimTemplate) field.ErrorList {
 			return immutable(t.Spec, old.Spec, field.NewPath("spec"))
+		}})
+	register(typedRules[*resourcev1.DeviceTaintRule]{name: subdomain, create: validateDeviceTaintRule,
+		status: func(r, _ *resourcev1.DeviceTaintRule) field.ErrorList {
+			p := field.NewPath("status", "conditions")
+			errs := atMost(len(r.Status.Conditions), draTaintRuleMaxConditions, p)
+			return append(errs, metav1validation.ValidateConditions(r.Status.Conditions, p)...)
 		}})
 	register(typedRules[*resourcev1.ResourceSlice]{name: subdomain, create: validateResourceSlice,
 		update: func(s, old *resourcev1.ResourceSlice) field.ErrorList {
@@ -78,8 +86,8 @@ func driverName(name string, p *field.Path) field.ErrorList {
 	return append(errs, messages(p, name, validation.IsDNS1123Subdomain(strings.ToLower(name)))...)
 }
 
-// tooMany reports a list longer than max.
-func tooMany(n, max int, p *field.Path) field.ErrorList {
+// atMost reports a list longer than max.
+func atMost(n, max int, p *field.Path) field.ErrorList {
 	if n > max {
 		return field.ErrorList{field.TooMany(p, n, max)}
 	}
@@ -88,11 +96,11 @@ func tooMany(n, max int, p *field.Path) field.ErrorList {
 
 func validateDeviceClass(c *resourcev1.DeviceClass) field.ErrorList {
 	p := field.NewPath("spec")
-	errs := tooMany(len(c.Spec.Selectors), draSelectorsMaxSize, p.Child("selectors"))
+	errs := atMost(len(c.Spec.Selectors), draSelectorsMaxSize, p.Child("selectors"))
 	for i, s := range c.Spec.Selectors {
 		errs = append(errs, validateDeviceSelector(s, p.Child("selectors").Index(i))...)
 	}
-	errs = append(errs, tooMany(len(c.Spec.Config), draConfigMaxSize, p.Child("config"))...)
+	errs = append(errs, atMost(len(c.Spec.Config), draConfigMaxSize, p.Child("config"))...)
 	for i, cfg := range c.Spec.Config {
 		errs = append(errs, validateDeviceConfiguration(cfg.DeviceConfiguration, p.Child("config").Index(i))...)
 	}
@@ -190,7 +198,7 @@ func validateRequestRef(name string, names sets.Set[string], p *field.Path) fiel
 // validateRequestRefs checks a list of request references: at most
 // draRequestsMaxSize, unique, each naming a request.
 func validateRequestRefs(refs []string, names sets.Set[string], p *field.Path) field.ErrorList {
-	errs := tooMany(len(refs), draRequestsMaxSize, p)
+	errs := atMost(len(refs), draRequestsMaxSize, p)
 	seen := sets.New[string]()
 	for i, r := range refs {
 		if seen.Has(r) {
@@ -205,7 +213,7 @@ func validateRequestRefs(refs []string, names sets.Set[string], p *field.Path) f
 func validateDeviceClaim(c *resourcev1.DeviceClaim, p *field.Path) field.ErrorList {
 	names := requestNames(c)
 	rp := p.Child("requests")
-	errs := tooMany(len(c.Requests), draRequestsMaxSize, rp)
+	errs := atMost(len(c.Requests), draRequestsMaxSize, rp)
 	seen := sets.New[string]()
 	for i, r := range c.Requests {
 		if seen.Has(r.Name) {
@@ -215,7 +223,7 @@ func validateDeviceClaim(c *resourcev1.DeviceClaim, p *field.Path) field.ErrorLi
 		errs = append(errs, validateDeviceRequest(r, rp.Index(i))...)
 	}
 	cp := p.Child("constraints")
-	errs = append(errs, tooMany(len(c.Constraints), draConstraintsMaxSize, cp)...)
+	errs = append(errs, atMost(len(c.Constraints), draConstraintsMaxSize, cp)...)
 	for i, con := range c.Constraints {
 		ip := cp.Index(i)
 		errs = append(errs, validateRequestRefs(con.Requests, names, ip.Child("requests"))...)
@@ -230,7 +238,7 @@ func validateDeviceClaim(c *resourcev1.DeviceClaim, p *field.Path) field.ErrorLi
 		}
 	}
 	fp := p.Child("config")
-	errs = append(errs, tooMany(len(c.Config), draConfigMaxSize, fp)...)
+	errs = append(errs, atMost(len(c.Config), draConfigMaxSize, fp)...)
 	for i, cfg := range c.Config {
 		errs = append(errs, validateRequestRefs(cfg.Requests, names, fp.Index(i).Child("requests"))...)
 		errs = append(errs, validateDeviceConfiguration(cfg.DeviceConfiguration, fp.Index(i))...)
@@ -251,7 +259,7 @@ func validateDeviceRequest(r resourcev1.DeviceRequest, p *field.Path) field.Erro
 		errs = append(errs, validateRequestCommon(e.DeviceClassName, e.Selectors, e.AllocationMode, e.Count, e.Tolerations, ep)...)
 	default:
 		fp := p.Child("firstAvailable")
-		errs = append(errs, tooMany(len(r.FirstAvailable), draFirstAvailableMaxSize, fp)...)
+		errs = append(errs, atMost(len(r.FirstAvailable), draFirstAvailableMaxSize, fp)...)
 		seen := sets.New[string]()
 		for i, sub := range r.FirstAvailable {
 			sp := fp.Index(i)
@@ -274,7 +282,7 @@ func validateRequestCommon(class string, selectors []resourcev1.DeviceSelector, 
 	} else {
 		errs = append(errs, dnsSubdomain(class, p.Child("deviceClassName"))...)
 	}
-	errs = append(errs, tooMany(len(selectors), draSelectorsMaxSize, p.Child("selectors"))...)
+	errs = append(errs, atMost(len(selectors), draSelectorsMaxSize, p.Child("selectors"))...)
 	for i, s := range selectors {
 		errs = append(errs, validateDeviceSelector(s, p.Child("selectors").Index(i))...)
 	}
@@ -290,7 +298,7 @@ func validateRequestCommon(class string, selectors []resourcev1.DeviceSelector, 
 	default:
 		errs = append(errs, field.NotSupported(p.Child("allocationMode"), mode, []resourcev1.DeviceAllocationMode{resourcev1.DeviceAllocationModeAll, resourcev1.DeviceAllocationModeExactCount}))
 	}
-	errs = append(errs, tooMany(len(tolerations), draTolerationsMaxSize, p.Child("tolerations"))...)
+	errs = append(errs, atMost(len(tolerations), draTolerationsMaxSize, p.Child("tolerations"))...)
 	for i, t := range tolerations {
 		errs = append(errs, validateDeviceToleration(t, p.Child("tolerations").Index(i))...)
 	}
@@ -298,6 +306,32 @@ func validateRequestCommon(class string, selectors []resourcev1.DeviceSelector, 
 }
 
 var deviceTaintEffects = []resourcev1.DeviceTaintEffect{resourcev1.DeviceTaintEffectNoSchedule, resourcev1.DeviceTaintEffectNoExecute, resourcev1.DeviceTaintEffectNone}
+
+func validateDeviceTaintRule(r *resourcev1.DeviceTaintRule) field.ErrorList {
+	p := field.NewPath("spec")
+	var errs field.ErrorList
+	if s := r.Spec.DeviceSelector; s != nil {
+		sp := p.Child("deviceSelector")
+		if s.Driver != nil {
+			errs = append(errs, driverName(*s.Driver, sp.Child("driver"))...)
+		}
+		if s.Pool != nil {
+			errs = append(errs, poolName(*s.Pool, sp.Child("pool"))...)
+		}
+		if s.Device != nil {
+			errs = append(errs, dnsLabel(*s.Device, sp.Child("device"))...)
+		}
+	}
+	return append(errs, validateDeviceTaint(r.Spec.Taint, p.Child("taint"))...)
+}
+
+func validateDeviceTaint(t resourcev1.DeviceTaint, p *field.Path) field.ErrorList {
+	errs := metav1validation.ValidateLabelName(t.Key, p.Child("key"))
+	if t.Value != "" {
+		errs = append(errs, messages(p.Child("value"), t.Value, validation.IsValidLabelValue(t.Value))...)
+	}
+	return append(errs, enum(t.Effect, deviceTaintEffects, p.Child("effect"))...)
+}
 
 func validateDeviceToleration(t resourcev1.DeviceToleration, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -364,7 +398,7 @@ func validateResourceClaimStatus(c, old *resourcev1.ResourceClaim) field.ErrorLi
 	s, os := c.Status, old.Status
 	names := requestNames(&c.Spec.Devices)
 	rp := p.Child("reservedFor")
-	errs := tooMany(len(s.ReservedFor), draReservedForMaxSize, rp)
+	errs := atMost(len(s.ReservedFor), draReservedForMaxSize, rp)
 	uids := sets.New[types.UID]()
 	for i, ref := range s.ReservedFor {
 		ip := rp.Index(i)
@@ -401,7 +435,7 @@ func validateResourceClaimStatus(c, old *resourcev1.ResourceClaim) field.ErrorLi
 		errs = append(errs, immutable(s.Allocation, os.Allocation, ap)...)
 	case s.Allocation != nil:
 		resp := ap.Child("devices", "results")
-		errs = append(errs, tooMany(len(s.Allocation.Devices.Results), draRequestsMaxSize, resp)...)
+		errs = append(errs, atMost(len(s.Allocation.Devices.Results), draRequestsMaxSize, resp)...)
 		for i, r := range s.Allocation.Devices.Results {
 			ip := resp.Index(i)
 			errs = append(errs, validateRequestRef(r.Request, names, ip.Child("request"))...)
@@ -487,7 +521,7 @@ func validateResourceSlice(s *resourcev1.ResourceSlice) field.ErrorList {
 		errs = append(errs, field.Invalid(p, "", "only one of `sharedCounters` or `devices` is allowed"))
 	}
 	dp := p.Child("devices")
-	errs = append(errs, tooMany(len(spec.Devices), draSliceMaxDevices, dp)...)
+	errs = append(errs, atMost(len(spec.Devices), draSliceMaxDevices, dp)...)
 	seen := sets.New[string]()
 	for i, d := range spec.Devices {
 		ip := dp.Index(i)
@@ -514,14 +548,9 @@ func validateDevice(d resourcev1.Device, p *field.Path) field.ErrorList {
 		errs = append(errs, draQualifiedName(string(name), p.Child("capacity").Key(string(name)))...)
 	}
 	tp := p.Child("taints")
-	errs = append(errs, tooMany(len(d.Taints), draDeviceTaintsMaxSize, tp)...)
+	errs = append(errs, atMost(len(d.Taints), draDeviceTaintsMaxSize, tp)...)
 	for i, t := range d.Taints {
-		ip := tp.Index(i)
-		errs = append(errs, qualifiedName(t.Key, ip.Child("key"))...)
-		if t.Value != "" {
-			errs = append(errs, messages(ip.Child("value"), t.Value, validation.IsValidLabelValue(t.Value))...)
-		}
-		errs = append(errs, enum(t.Effect, deviceTaintEffects, ip.Child("effect"))...)
+		errs = append(errs, validateDeviceTaint(t, tp.Index(i))...)
 	}
 	return errs
 }
