@@ -138,7 +138,8 @@ func (k *Kubelet) admit(pod *corev1.Pod, hasSandbox bool) *stopOrder {
 	var others []*corev1.Pod
 	for _, p := range k.activePods() {
 		if p.UID != pod.UID && a.admitted[p.UID] {
-			others = append(others, p)
+			// What a pod was allocated, not a resize it asks for.
+			others = append(others, k.allocations.view(p))
 		}
 	}
 	if s := pressureRejects(pod, k.eviction.memoryPressure.Load(), k.eviction.diskPressure.Load()); s != nil {

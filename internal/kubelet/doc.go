@@ -65,6 +65,8 @@
 // # Concurrency
 //
 // Kubelet.mu guards the worker map only; each worker owns its own state.
+// Workers publish their pods' allocated resources in Kubelet.allocations
+// (its own lock, taken inside the admission lock, never the reverse).
 // Probe goroutines (probes.go) write results under probeSet.mu and wake
 // their worker. Run returns after every goroutine it started has stopped.
 package kubelet

@@ -105,6 +105,9 @@ type Kubelet struct {
 
 	// admission records admitted pods and stop orders (admit.go).
 	admission *admission
+	// allocations holds each pod's allocated resources by UID, published
+	// by its worker (resize.go), for admission and resize decisions.
+	allocations allocations
 	// static holds the static pods read from StaticPodDir (static.go).
 	static *staticPods
 	// eviction watches node pressure (eviction.go).

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -30,6 +32,52 @@ import (
 //
 // status.containerStatuses[].resources reports what was applied to each
 // running container and allocatedResources its allocated requests.
+
+// allocations is the node's view of every pod's allocated resources,
+// by pod UID; workers publish theirs and admission reads them. mu guards
+// byUID; the maps stored are never modified afterwards.
+type allocations struct {
+	mu    sync.Mutex
+	byUID map[types.UID]map[string]corev1.ResourceRequirements
+}
+
+func (a *allocations) set(uid types.UID, alloc map[string]corev1.ResourceRequirements) {
+	c := make(map[string]corev1.ResourceRequirements, len(alloc))
+	for k, v := range alloc {
+		c[k] = *v.DeepCopy()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byUID == nil {
+		a.byUID = map[types.UID]map[string]corev1.ResourceRequirements{}
+	}
+	a.byUID[uid] = c
+}
+
+func (a *allocations) forget(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.byUID, uid)
+}
+
+// view returns pod as allocated: pod itself when its allocation is not
+// known, else a copy whose containers carry their allocated resources
+// (a resize not accepted yet asks nothing of the node).
+func (a *allocations) view(pod *corev1.Pod) *corev1.Pod {
+	a.mu.Lock()
+	alloc, ok := a.byUID[pod.UID]
+	a.mu.Unlock()
+	if !ok {
+		return pod
+	}
+	p := pod.DeepCopy()
+	for _, c := range allContainers(p) {
+		if r, ok := alloc[c.Name]; ok {
+			c.Resources = *r.DeepCopy()
+		}
+	}
+	return p
+}
 
 // deferredResizeRetry is how often a deferred resize is tried again.
 const deferredResizeRetry = 10 * time.Second
@@ -106,6 +154,7 @@ func (w *podWorker) loadAllocation(pod *corev1.Pod) {
 	if r.Actuated == nil {
 		r.Actuated = map[string]corev1.ResourceRequirements{}
 	}
+	w.k.allocations.set(w.uid, r.Allocated)
 }
 
 // saveAllocation writes the checkpoint.
@@ -147,8 +196,8 @@ func (w *podWorker) decideResize(pod *corev1.Pod) time.Duration {
 	}
 	var others []*corev1.Pod
 	for _, p := range w.k.activePods() {
-		if p.UID != pod.UID && p.Spec.NodeName == pod.Spec.NodeName {
-			others = append(others, p)
+		if p.UID != pod.UID {
+			others = append(others, w.k.allocations.view(p))
 		}
 	}
 	reason, message := resizeFits(pod, others, w.k.allocatable())
@@ -166,6 +215,7 @@ func (w *podWorker) decideResize(pod *corev1.Pod) time.Duration {
 	for name, res := range want {
 		r.Allocated[name] = res
 	}
+	w.k.allocations.set(w.uid, r.Allocated)
 	if err := w.saveAllocation(); err != nil {
 		w.log.Warn("saving the pod's allocation", "err", err)
 	}

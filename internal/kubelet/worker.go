@@ -149,6 +149,7 @@ func (w *podWorker) sync(ctx context.Context) (done bool, requeue time.Duration)
 			return false, retryDelay
 		}
 		w.k.admission.forget(w.uid)
+		w.k.allocations.forget(w.uid)
 		return true, 0
 	case pod.DeletionTimestamp != nil:
 		return false, w.terminate(ctx, pod, state)
