@@ -159,6 +159,7 @@ func TestRealNftablesHelper(t *testing.T) {
 			t.Errorf("kernel rejects %s: %v\n%s", g, err, out)
 		}
 	}
+	testNetlinkMatchesNft(t, goldens)
 
 	_, podNS, _ := strings.Cut(env, ",")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -299,6 +300,7 @@ func testRealPartialSyncs(t *testing.T) {
 	cfg := testConfig()
 	cfg.NodeIPs = []net.IP{net.ParseIP("10.42.0.1")}
 	tp := newTestProxierWith(t, cfg, nft)
+	tp.writer = nlWriter{} // as New does
 	clk := cfg.Clock.(*clocktesting.FakeClock)
 	local := ep{ip: "10.42.0.5", node: testNode}
 	remote := ep{ip: "10.42.1.7", node: "node-b"}

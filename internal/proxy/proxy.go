@@ -66,6 +66,7 @@ type Proxier struct {
 	log         *slog.Logger
 	clock       clock.WithTicker
 	nft         knftables.Interface
+	writer      txWriter // partial syncs and stale chain deletion
 	ct          conntracker
 	sysctl      func(name, value string) error
 	health      *healthServer
@@ -114,7 +115,12 @@ func New(cfg Config) (*Proxier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: nftables: %w", err)
 	}
-	return newProxier(cfg, nft, netlinkConntrack{}, writeSysctl)
+	p, err := newProxier(cfg, nft, netlinkConntrack{}, writeSysctl)
+	if err != nil {
+		return nil, err
+	}
+	p.writer = nlWriter{}
+	return p, nil
 }
 
 func newProxier(cfg Config, nft knftables.Interface, ct conntracker, sysctl func(string, string) error) (*Proxier, error) {
@@ -135,7 +141,7 @@ func newProxier(cfg Config, nft knftables.Interface, ct conntracker, sysctl func
 	}
 	p := &Proxier{
 		cfg: cfg, log: cfg.Logger.With("component", "proxy"), clock: cfg.Clock,
-		nft: nft, ct: ct, sysctl: sysctl,
+		nft: nft, writer: nftWriter{nft}, ct: ct, sysctl: sysctl,
 		dirty: map[string]struct{}{}, full: true, recreate: true, wake: make(chan struct{}, 1),
 		owners: map[elemKey]string{}, refs: map[elemKey]int{}, conflicted: map[string]bool{}, stale: map[string]time.Time{},
 	}

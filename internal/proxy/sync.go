@@ -31,6 +31,16 @@ type txPhases struct {
 	setAdds     []knftables.Object
 	rules       []knftables.Object
 	elemAdds    []knftables.Object
+	// chainDeletes are chains nothing references any more (flushed at
+	// least staleChainDelay ago).
+	chainDeletes []string
+}
+
+// A txWriter applies a txPhases to the kernel as one atomic transaction
+// (nothing when it is empty). Production writes over netlink (nlWriter);
+// unit tests through knftables' fake (nftWriter).
+type txWriter interface {
+	write(ctx context.Context, t *txPhases) error
 }
 
 func (t *txPhases) addChain(name string) {
@@ -68,6 +78,9 @@ func (t *txPhases) into(tx *knftables.Transaction) {
 	}
 	for _, o := range t.elemAdds {
 		tx.Add(o)
+	}
+	for _, c := range t.chainDeletes {
+		tx.Delete(&knftables.Chain{Name: c})
 	}
 }
 
@@ -281,12 +294,8 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 			delete(p.refs, ek)
 		}
 	}
-	tx := p.nft.NewTransaction()
-	t.into(tx)
-	if tx.NumOperations() > 0 {
-		if err := p.nft.Run(ctx, tx); err != nil {
-			return false, nil, fmt.Errorf("partial sync of %d Services: %w", len(keys), err)
-		}
+	if err := p.writer.write(ctx, &t); err != nil {
+		return false, nil, fmt.Errorf("partial sync of %d Services: %w", len(keys), err)
 	}
 	for _, k := range keys {
 		p.store(k, want[k])
@@ -473,21 +482,20 @@ func (p *Proxier) store(k string, r *svcRules) {
 // deleteStaleChains deletes chains flushed at least staleChainDelay ago,
 // in a transaction of their own.
 func (p *Proxier) deleteStaleChains(ctx context.Context, now time.Time) {
-	tx := p.nft.NewTransaction()
-	var names []string
+	var t txPhases
 	for c, at := range p.stale {
 		if now.Sub(at) >= staleChainDelay {
-			tx.Delete(&knftables.Chain{Name: c})
-			names = append(names, c)
+			t.chainDeletes = append(t.chainDeletes, c)
 		}
 	}
-	if len(names) == 0 {
+	if len(t.chainDeletes) == 0 {
 		return
 	}
+	names := t.chainDeletes
 	for _, c := range names {
 		delete(p.stale, c)
 	}
-	if err := p.nft.Run(ctx, tx); err != nil {
+	if err := p.writer.write(ctx, &t); err != nil {
 		// A full sync lists and flushes them again.
 		p.log.Warn("could not delete stale chains; the next full sync retries", "count", len(names), "err", err)
 		p.mu.Lock()
