@@ -49,6 +49,9 @@ NAME ?= run
 conformance: build
 	bash $(CONFORMANCE_KIT)/build.sh $(CONFORMANCE_WORK)
 	bash $(CONFORMANCE_KIT)/images.sh $(CONFORMANCE_WORK)
+# glibc-dns-testing (the DNS specs' dig/getent image): a stand-in built here, since no
+# registry is reachable to pull upstream's; see hack/conformance-images/build.sh.
+	CONFORMANCE_KIT=$(CONFORMANCE_KIT) bash hack/conformance-images/build.sh $(CONFORMANCE_WORK)
 	IMAGES=$(CONFORMANCE_WORK)/images hack/netns-cluster.sh up
 	-hack/netns-cluster.sh exec bash $(CONFORMANCE_KIT)/run.sh $(CONFORMANCE_WORK) \
 		$${SKIFF_NETNS_DIR:-/tmp/skiff-netns}/srv/admin.kubeconfig $(NAME) '$(FOCUS)' 3 6h

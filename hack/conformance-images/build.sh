@@ -1,0 +1,35 @@
+#!/bin/bash
+# build.sh WORK — WORK/images/glibc-dns-testing.tar, a stand-in for upstream's
+# registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1 (the tag the v1.37.2 suite's
+# test/utils/image/manifest.go asks for), which cannot be pulled here: no registry is
+# reachable. The DNS specs run `sh -c` probe scripts in it that use dig, getent and
+# shell tools. Contents: Debian's static busybox with its applet links (as
+# ../shared/conformance/images.sh builds its busybox images), and /usr/bin/dig and
+# /usr/bin/getent, links to one static Go binary (./dnsutils) that implements the dig
+# and getent options those specs use. The archive is made by the kit's mkimage.sh.
+set -euo pipefail
+WORK=$(mkdir -p "${1:?usage: build.sh WORK}" && cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+KIT=${CONFORMANCE_KIT:-$HERE/../../../shared/conformance}
+KIT=$(cd "$KIT" && pwd)
+REF=registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1
+[ -x /bin/busybox ] || { echo "needs Debian's busybox-static at /bin/busybox" >&2; exit 1; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+d=$W/rootfs
+mkdir -p $d/bin $d/sbin $d/usr/bin $d/usr/sbin $d/etc $d/tmp $d/var/tmp $d/root $d/home $d/dev $d/proc $d/sys $d/results
+chmod 1777 $d/tmp $d/var/tmp
+cp /bin/busybox $d/bin/busybox
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf /bin/busybox $d/bin/$a; done
+for p in $(/bin/busybox --list-full); do case $p in bin/*) ;; *) [ -e $d/$p ] || ln -sf /bin/busybox $d/$p ;; esac; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > $d/etc/passwd
+printf 'root:x:0:\nnogroup:x:65534:\n' > $d/etc/group
+echo "hosts: files dns" > $d/etc/nsswitch.conf
+
+(cd "$HERE/../.." && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$d/usr/bin/dnsutils" ./hack/conformance-images/dnsutils)
+ln -sf dnsutils $d/usr/bin/dig
+ln -sf dnsutils $d/usr/bin/getent
+
+mkdir -p "$WORK/images"
+"$KIT/mkimage.sh" "$REF" "$WORK/images/glibc-dns-testing.tar" "$d" '["sh"]'
