@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"reflect"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -116,8 +117,11 @@ func reflectSet(dst, src runtime.Object) {
 
 // keepAllocations carries a Service's cluster IP and node ports over an
 // update that leaves them out (kubectl replace, apply), as upstream does;
-// validation then refuses real changes to the immutable cluster IP.
+// validation then refuses real changes to the immutable cluster IP. A type
+// change first drops what the new type has no use for and the client left
+// as it was (dropTypeDependent).
 func keepAllocations(svc, old *corev1.Service) {
+	dropTypeDependent(svc, old)
 	if svc.Spec.Type != corev1.ServiceTypeExternalName && old.Spec.Type != corev1.ServiceTypeExternalName {
 		if svc.Spec.ClusterIP == "" {
 			svc.Spec.ClusterIP = old.Spec.ClusterIP
@@ -146,6 +150,62 @@ func keepAllocations(svc, old *corev1.Service) {
 	if svc.Spec.HealthCheckNodePort == 0 {
 		svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
 	}
+}
+
+// dropTypeDependent clears, on a type change, the fields the new type has
+// no use for that the client left unchanged (it may have read them from
+// the old object), as upstream's Service registry does: cluster IPs and IP
+// families when leaving a type with a cluster IP for ExternalName, node
+// ports, the health check node port, allocateLoadBalancerNodePorts,
+// loadBalancerClass and externalTrafficPolicy when the new type does not
+// take them. A value the client did change is kept, for validation to judge.
+func dropTypeDependent(svc, old *corev1.Service) {
+	if svc.Spec.Type == old.Spec.Type {
+		return
+	}
+	if old.Spec.Type != corev1.ServiceTypeExternalName && svc.Spec.Type == corev1.ServiceTypeExternalName {
+		if svc.Spec.ClusterIP == old.Spec.ClusterIP && slices.Equal(svc.Spec.ClusterIPs, old.Spec.ClusterIPs) {
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil
+		}
+		if slices.Equal(svc.Spec.IPFamilies, old.Spec.IPFamilies) {
+			svc.Spec.IPFamilies = nil
+		}
+		if equality.Semantic.DeepEqual(svc.Spec.IPFamilyPolicy, old.Spec.IPFamilyPolicy) {
+			svc.Spec.IPFamilyPolicy = nil
+		}
+		if equality.Semantic.DeepEqual(svc.Spec.InternalTrafficPolicy, old.Spec.InternalTrafficPolicy) {
+			svc.Spec.InternalTrafficPolicy = nil
+		}
+	}
+	if needsNodePorts(old) && !needsNodePorts(svc) && sameNodePorts(svc, old) {
+		for i := range svc.Spec.Ports {
+			svc.Spec.Ports[i].NodePort = 0
+		}
+	}
+	if old.Spec.HealthCheckNodePort != 0 && svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort &&
+		!(svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal) {
+		svc.Spec.HealthCheckNodePort = 0
+	}
+	if old.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		if equality.Semantic.DeepEqual(svc.Spec.AllocateLoadBalancerNodePorts, old.Spec.AllocateLoadBalancerNodePorts) {
+			svc.Spec.AllocateLoadBalancerNodePorts = nil
+		}
+		if equality.Semantic.DeepEqual(svc.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass) {
+			svc.Spec.LoadBalancerClass = nil
+		}
+	}
+	externally := func(s *corev1.Service) bool {
+		return s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer || len(s.Spec.ExternalIPs) > 0
+	}
+	if externally(old) && !externally(svc) && svc.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
+}
+
+// sameNodePorts reports whether the two Services' ports carry the same
+// node ports.
+func sameNodePorts(a, b *corev1.Service) bool {
+	return slices.EqualFunc(a.Spec.Ports, b.Spec.Ports, func(x, y corev1.ServicePort) bool { return x.NodePort == y.NodePort })
 }
 
 // fieldEqualExceptMeta reports whether two objects differ only in metadata
