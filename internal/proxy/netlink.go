@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,9 +30,29 @@ import (
 // else is an error, and the sync that carried it fails (and is retried as
 // a full sync, through the same path, so a rule form ruleExprs lacks
 // shows up in the real-kernel tests at once).
-type nlWriter struct{}
+//
+// The socket stays open between transactions: closing a netfilter netlink
+// socket waits for the kernel to free what earlier transactions replaced
+// (an RCU grace period, ~10 ms), which would otherwise be paid by every
+// sync.
+type nlWriter struct {
+	mu sync.Mutex // guards fd; held for a whole transaction
+	fd int        // -1 when closed
+}
 
-var _ txWriter = nlWriter{}
+var _ txWriter = (*nlWriter)(nil)
+
+func newNLWriter() *nlWriter { return &nlWriter{fd: -1} }
+
+// close closes the socket; a later write opens another. Safe twice.
+func (w *nlWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+		w.fd = -1
+	}
+}
 
 // nftWriter runs transactions through knftables (the nft binary, or its
 // fake in unit tests).
@@ -39,11 +60,22 @@ type nftWriter struct{ nft knftables.Interface }
 
 var _ txWriter = nftWriter{}
 
-func (w nftWriter) write(ctx context.Context, t *txPhases) error {
-	tx := w.nft.NewTransaction()
-	t.into(tx)
-	if tx.NumOperations() == 0 {
+func (nftWriter) close() {}
+
+func (w nftWriter) write(ctx context.Context, t *nfTx) error {
+	if len(t.ops) == 0 {
 		return nil
+	}
+	tx := w.nft.NewTransaction()
+	for _, op := range t.ops {
+		switch op.verb {
+		case opAdd:
+			tx.Add(op.obj)
+		case opFlush:
+			tx.Flush(op.obj)
+		case opDelete:
+			tx.Delete(op.obj)
+		}
 	}
 	return w.nft.Run(ctx, tx)
 }
@@ -52,113 +84,275 @@ func (w nftWriter) write(ctx context.Context, t *txPhases) error {
 // apart from those of an earlier batch.
 var nlSeq atomic.Uint32
 
-const nftFamily = unix.NFPROTO_IPV4
+const (
+	nftFamily         = unix.NFPROTO_IPV4
+	nftaTableUserdata = 6 // NFTA_TABLE_USERDATA, not in x/sys/unix
+)
 
-func (nlWriter) write(ctx context.Context, t *txPhases) error {
+func (w *nlWriter) write(ctx context.Context, tx *nfTx) error {
 	var b nlBatch
-	if err := b.add(t); err != nil {
+	if err := b.add(tx.ops); err != nil {
 		return err
 	}
-	if b.n == 0 {
+	if len(b.ops) == 0 {
 		return nil
 	}
-	return b.send(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd < 0 {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		if err != nil {
+			return fmt.Errorf("netlink socket: %w", err)
+		}
+		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("netlink bind: %w", err)
+		}
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
+		w.fd = fd
+	}
+	err := b.send(ctx, w.fd)
+	if ioe := (ioError{}); errors.As(err, &ioe) {
+		// The socket itself failed (or we stopped waiting): start afresh.
+		unix.Close(w.fd)
+		w.fd = -1
+	}
+	return err
 }
 
-// nlBatch is a batch being built: messages, and what each one was (for
-// error messages).
+// nlBatch is a batch being built: the messages, and the operation each
+// one carries (to name it in an error).
 type nlBatch struct {
 	buf   []byte
-	n     int
-	first uint32
-	what  map[uint32]string
+	first uint32 // sequence number of the first message
+	ops   []txOp // by sequence number - first
+	// The open element message, while elements of one set follow each
+	// other: they share a message, as in nft.
+	elems     []byte
+	elemsVerb int
+	elemsSet  string
+	elemsOp   txOp
 }
 
-func (b *nlBatch) add(t *txPhases) error {
-	for _, o := range t.elemDeletes {
-		if err := b.elements(unix.NFT_MSG_DELSETELEM, o.(*knftables.Element)); err != nil {
+// maxElemBytes bounds the elements in one message: a netlink attribute
+// length is 16 bits.
+const maxElemBytes = 48 << 10
+
+func (b *nlBatch) add(ops []txOp) error {
+	for _, op := range ops {
+		if err := b.op(op); err != nil {
 			return err
 		}
 	}
-	for i, o := range t.chains {
-		name := o.(*knftables.Chain).Name
-		if t.chainVerbs[i] {
-			b.msg(unix.NFT_MSG_DELRULE, 0, "flush chain "+name, strAttr(unix.NFTA_RULE_TABLE, tableName), strAttr(unix.NFTA_RULE_CHAIN, name))
-		} else {
-			b.msg(unix.NFT_MSG_NEWCHAIN, unix.NLM_F_CREATE, "add chain "+name, strAttr(unix.NFTA_CHAIN_TABLE, tableName), strAttr(unix.NFTA_CHAIN_NAME, name))
+	b.endElems()
+	return nil
+}
+
+func (b *nlBatch) op(op txOp) error {
+	if e, ok := op.obj.(*knftables.Element); ok && op.verb != opFlush {
+		return b.element(op, e)
+	}
+	b.endElems()
+	switch o := op.obj.(type) {
+	case *knftables.Table:
+		switch op.verb {
+		case opAdd:
+			attrs := [][]byte{strAttr(unix.NFTA_TABLE_NAME, tableName), attr(unix.NFTA_TABLE_FLAGS, be32(0))}
+			if o.Comment != nil {
+				// libnftnl's NFTNL_UDATA_TABLE_COMMENT.
+				c := append([]byte(*o.Comment), 0)
+				attrs = append(attrs, attr(nftaTableUserdata, append([]byte{0, byte(len(c))}, c...)))
+			}
+			b.msg(op, unix.NFT_MSG_NEWTABLE, unix.NLM_F_CREATE, attrs...)
+		case opDelete:
+			b.msg(op, unix.NFT_MSG_DELTABLE, 0, strAttr(unix.NFTA_TABLE_NAME, tableName))
+		default:
+			return fmt.Errorf("netlink: cannot flush a table")
 		}
-	}
-	for _, o := range t.setDeletes {
-		name := o.(*knftables.Set).Name
-		b.msg(unix.NFT_MSG_DELSET, 0, "delete set "+name, strAttr(unix.NFTA_SET_TABLE, tableName), strAttr(unix.NFTA_SET_NAME, name))
-	}
-	for _, o := range t.setAdds {
-		if err := b.affinitySet(o.(*knftables.Set)); err != nil {
-			return err
+	case *knftables.Chain:
+		id := [][]byte{strAttr(unix.NFTA_CHAIN_TABLE, tableName), strAttr(unix.NFTA_CHAIN_NAME, o.Name)}
+		switch op.verb {
+		case opAdd:
+			if o.Hook != nil {
+				hook, prio, err := baseChainHook(o)
+				if err != nil {
+					return err
+				}
+				id = append(id, strAttr(unix.NFTA_CHAIN_TYPE, string(*o.Type)),
+					attr(unix.NLA_F_NESTED|unix.NFTA_CHAIN_HOOK, append(attr(unix.NFTA_HOOK_HOOKNUM, be32(hook)), attr(unix.NFTA_HOOK_PRIORITY, be32(uint32(prio)))...)))
+			}
+			b.msg(op, unix.NFT_MSG_NEWCHAIN, unix.NLM_F_CREATE, id...)
+		case opFlush:
+			b.msg(op, unix.NFT_MSG_DELRULE, 0, strAttr(unix.NFTA_RULE_TABLE, tableName), strAttr(unix.NFTA_RULE_CHAIN, o.Name))
+		case opDelete:
+			b.msg(op, unix.NFT_MSG_DELCHAIN, 0, id...)
 		}
-	}
-	for _, o := range t.rules {
-		r := o.(*knftables.Rule)
-		exprs, err := ruleExprs(r.Rule)
+	case *knftables.Set:
+		return b.set(op, o.Name, o.Type, o.Timeout)
+	case *knftables.Map:
+		typ := o.Type
+		if o.TypeOf != "" {
+			typ = "typeof " + o.TypeOf
+		}
+		return b.set(op, o.Name, typ, nil)
+	case *knftables.Rule:
+		if op.verb != opAdd {
+			return fmt.Errorf("netlink: rules are only added")
+		}
+		exprs, err := ruleExprs(o.Rule)
 		if err != nil {
-			return fmt.Errorf("chain %s: %w", r.Chain, err)
+			return fmt.Errorf("chain %s: %w", o.Chain, err)
 		}
 		var list []byte
 		for _, e := range exprs {
 			data, err := expr.Marshal(nftFamily, e)
 			if err != nil {
-				return fmt.Errorf("rule %q: %w", r.Rule, err)
+				return fmt.Errorf("rule %q: %w", o.Rule, err)
 			}
 			list = append(list, attr(unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, data)...)
 		}
-		b.msg(unix.NFT_MSG_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_APPEND, "add rule "+r.Chain+" "+r.Rule,
-			strAttr(unix.NFTA_RULE_TABLE, tableName), strAttr(unix.NFTA_RULE_CHAIN, r.Chain),
+		b.msg(op, unix.NFT_MSG_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_APPEND,
+			strAttr(unix.NFTA_RULE_TABLE, tableName), strAttr(unix.NFTA_RULE_CHAIN, o.Chain),
 			attr(unix.NLA_F_NESTED|unix.NFTA_RULE_EXPRESSIONS, list))
+	default:
+		return fmt.Errorf("netlink: cannot write %T", op.obj)
 	}
-	for _, o := range t.elemAdds {
-		if err := b.elements(unix.NFT_MSG_NEWSETELEM, o.(*knftables.Element)); err != nil {
-			return err
+	return nil
+}
+
+// baseChainHook gives a base chain's hook number and numeric priority
+// ("dstnat-10" is -110).
+func baseChainHook(c *knftables.Chain) (uint32, int32, error) {
+	hooks := map[knftables.BaseChainHook]uint32{
+		knftables.PreroutingHook: unix.NF_INET_PRE_ROUTING, knftables.InputHook: unix.NF_INET_LOCAL_IN,
+		knftables.ForwardHook: unix.NF_INET_FORWARD, knftables.OutputHook: unix.NF_INET_LOCAL_OUT,
+		knftables.PostroutingHook: unix.NF_INET_POST_ROUTING,
+	}
+	hook, ok := hooks[*c.Hook]
+	if !ok || c.Type == nil || c.Priority == nil {
+		return 0, 0, fmt.Errorf("chain %s: hook %q", c.Name, *c.Hook)
+	}
+	names := map[string]int32{"filter": 0, "dstnat": -100, "srcnat": 100}
+	p := string(*c.Priority)
+	i := strings.IndexAny(p[1:], "+-") + 1
+	if i == 0 {
+		i = len(p)
+	}
+	base, ok := names[p[:i]]
+	if !ok {
+		n, err := strconv.Atoi(p[:i])
+		if err != nil {
+			return 0, 0, fmt.Errorf("chain %s: priority %q", c.Name, p)
 		}
+		base = int32(n)
 	}
-	for _, name := range t.chainDeletes {
-		b.msg(unix.NFT_MSG_DELCHAIN, 0, "delete chain "+name, strAttr(unix.NFTA_CHAIN_TABLE, tableName), strAttr(unix.NFTA_CHAIN_NAME, name))
+	if i < len(p) {
+		off, err := strconv.Atoi(p[i:])
+		if err != nil {
+			return 0, 0, fmt.Errorf("chain %s: priority %q", c.Name, p)
+		}
+		base += int32(off)
 	}
+	return hook, base, nil
+}
+
+// setTypes are the set and map types this package uses, with what nft
+// 1.0.6 sends for them: the key's datatype (concatenations packed 6 bits
+// per part) and length, the value's, and the user data that tells nft how
+// to print them, copied from `nft --debug=mnl`.
+var setTypes = map[string]struct {
+	keyType, keyLen   uint32
+	isMap             bool
+	dataType, dataLen uint32
+	udata             []byte
+}{
+	"ipv4_addr":             {keyType: 7, keyLen: 4, udata: []byte{0, 4, 2, 0, 0, 0}},
+	"ipv4_addr . ipv4_addr": {keyType: 7<<6 | 7, keyLen: 8, udata: []byte{0, 4, 0, 0, 0, 0, 3, 8, 0, 4, 0x0d, 0, 0, 0, 1, 0}},
+	"ipv4_addr . inet_proto . inet_service : verdict": {keyType: (7<<6|12)<<6 | 13, keyLen: 12, isMap: true, dataType: unix.NFT_DATA_VERDICT,
+		udata: []byte{0, 4, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 3, 8, 0, 4, 0x0d, 0, 0, 0, 1, 0, 6, 4, 0, 0, 0, 0}},
+	"inet_proto . inet_service : verdict": {keyType: 12<<6 | 13, keyLen: 8, isMap: true, dataType: unix.NFT_DATA_VERDICT,
+		udata: []byte{0, 4, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 3, 8, 0, 4, 0x0d, 0, 0, 0, 1, 0, 6, 4, 0, 0, 0, 0}},
+	// Key: an integer in host byte order; value: ipv4_addr . inet_service.
+	"typeof " + endpointsMapType: {keyType: 4, keyLen: 4, isMap: true, dataType: 7<<6 | 13, dataLen: 8,
+		udata: []byte{0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x1a, 0x00, 0x04, 0x17, 0x00,
+			0x00, 0x00, 0x01, 0x12, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x00, 0x00, 0x00, 0x02, 0x04, 0x00, 0x00,
+			0x00, 0x00, 0x04, 0x34, 0x00, 0x04, 0x0d, 0x00, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x14, 0x00, 0x04, 0x07, 0x00, 0x00, 0x00,
+			0x01, 0x0c, 0x00, 0x04, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x04, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x14, 0x00, 0x04, 0x07, 0x00,
+			0x00, 0x00, 0x01, 0x0c, 0x00, 0x04, 0x0b, 0x00, 0x00, 0x00, 0x01, 0x04, 0x02, 0x00, 0x00, 0x00, 0x06, 0x04, 0x00, 0x00,
+			0x00, 0x00}},
+}
+
+// set adds, flushes or deletes a set or map. Added sets are the fixed
+// ones (setTypes) or affinity sets (ipv4_addr, dynamic, with a timeout).
+func (b *nlBatch) set(op txOp, name, typ string, timeout *time.Duration) error {
+	id := [][]byte{strAttr(unix.NFTA_SET_TABLE, tableName), strAttr(unix.NFTA_SET_NAME, name)}
+	switch op.verb {
+	case opFlush:
+		b.msg(op, unix.NFT_MSG_DELSETELEM, 0, strAttr(unix.NFTA_SET_ELEM_LIST_TABLE, tableName), strAttr(unix.NFTA_SET_ELEM_LIST_SET, name))
+		return nil
+	case opDelete:
+		b.msg(op, unix.NFT_MSG_DELSET, 0, id...)
+		return nil
+	}
+	st, ok := setTypes[typ]
+	if !ok {
+		return fmt.Errorf("set %s: type %q not known to the netlink writer", name, typ)
+	}
+	var flags uint32
+	if st.isMap {
+		flags |= unix.NFT_SET_MAP
+	}
+	if timeout != nil {
+		// dynamic: the packet path adds elements ("update @set").
+		flags |= unix.NFT_SET_TIMEOUT | unix.NFT_SET_EVAL
+	}
+	attrs := append(id, attr(unix.NFTA_SET_FLAGS, be32(flags)),
+		attr(unix.NFTA_SET_KEY_TYPE, be32(st.keyType)), attr(unix.NFTA_SET_KEY_LEN, be32(st.keyLen)))
+	if st.isMap {
+		attrs = append(attrs, attr(unix.NFTA_SET_DATA_TYPE, be32(st.dataType)), attr(unix.NFTA_SET_DATA_LEN, be32(st.dataLen)))
+	}
+	attrs = append(attrs, attr(unix.NFTA_SET_ID, be32(nlSeq.Add(1))))
+	if timeout != nil {
+		attrs = append(attrs, attr(unix.NFTA_SET_TIMEOUT, be64(uint64(timeout.Milliseconds()))))
+	}
+	attrs = append(attrs, attr(unix.NFTA_SET_USERDATA, st.udata))
+	b.msg(op, unix.NFT_MSG_NEWSET, unix.NLM_F_CREATE, attrs...)
 	return nil
 }
 
-// affinitySet is `add set … { type ipv4_addr ; flags dynamic,timeout ;
-// timeout Ns ; }` as nft sends it.
-func (b *nlBatch) affinitySet(s *knftables.Set) error {
-	if s.Type != "ipv4_addr" || s.Timeout == nil {
-		return fmt.Errorf("set %s: only affinity sets (ipv4_addr with a timeout) are written over netlink", s.Name)
-	}
-	id := be32(nlSeq.Add(1))
-	// nft's user data: key byte order big endian (libnftnl's
-	// NFTNL_UDATA_SET_KEYBYTEORDER = 0, BYTEORDER_BIG_ENDIAN = 2).
-	udata := []byte{0, 4, 2, 0, 0, 0}
-	b.msg(unix.NFT_MSG_NEWSET, unix.NLM_F_CREATE, "add set "+s.Name,
-		strAttr(unix.NFTA_SET_TABLE, tableName), strAttr(unix.NFTA_SET_NAME, s.Name),
-		attr(unix.NFTA_SET_FLAGS, be32(unix.NFT_SET_TIMEOUT|unix.NFT_SET_EVAL)),
-		attr(unix.NFTA_SET_KEY_TYPE, be32(7)), // ipv4_addr
-		attr(unix.NFTA_SET_KEY_LEN, be32(4)),
-		attr(unix.NFTA_SET_ID, id),
-		attr(unix.NFTA_SET_TIMEOUT, be64(uint64(s.Timeout.Milliseconds()))),
-		attr(unix.NFTA_SET_USERDATA, udata))
-	return nil
-}
-
-// elements writes one element add or delete.
-func (b *nlBatch) elements(verb int, e *knftables.Element) error {
+// element adds one element add or delete to the open element message of
+// its set, or starts one.
+func (b *nlBatch) element(op txOp, e *knftables.Element) error {
 	container := e.Set
 	if container == "" {
 		container = e.Map
 	}
-	key, err := elemKeyBytes(e.Key)
+	var key []byte
+	var err error
+	if isEndpointsMap(container) {
+		// The key is what numgen gives: 32 bits in host byte order.
+		var n uint64
+		if len(e.Key) == 1 {
+			n, err = strconv.ParseUint(e.Key[0], 10, 32)
+		} else {
+			err = fmt.Errorf("key %q", e.Key)
+		}
+		key = binary.NativeEndian.AppendUint32(nil, uint32(n))
+	} else {
+		key, err = elemKeyBytes(e.Key)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", container, err)
 	}
 	item := attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_KEY, attr(unix.NFTA_DATA_VALUE, key))
-	if e.Map != "" && verb == unix.NFT_MSG_NEWSETELEM {
+	if isEndpointsMap(container) && op.verb == opAdd {
+		// "address . port"
+		data, err := elemKeyBytes(strings.Split(strings.Join(e.Value, " . "), " . "))
+		if err != nil {
+			return fmt.Errorf("%s: %w", container, err)
+		}
+		item = append(item, attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_DATA, attr(unix.NFTA_DATA_VALUE, data))...)
+	} else if e.Map != "" && op.verb == opAdd {
 		if len(e.Value) != 1 {
 			return fmt.Errorf("%s: verdict %q", container, e.Value)
 		}
@@ -172,15 +366,33 @@ func (b *nlBatch) elements(verb int, e *knftables.Element) error {
 		}
 		item = append(item, attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_DATA, attr(unix.NLA_F_NESTED|unix.NFTA_DATA_VERDICT, vd))...)
 	}
-	what := "add element "
-	flags := uint16(unix.NLM_F_CREATE)
-	if verb == unix.NFT_MSG_DELSETELEM {
-		what, flags = "delete element ", 0
+	verb := unix.NFT_MSG_NEWSETELEM
+	if op.verb == opDelete {
+		verb = unix.NFT_MSG_DELSETELEM
 	}
-	b.msg(verb, flags, what+container+" { "+strings.Join(e.Key, " . ")+" }",
-		strAttr(unix.NFTA_SET_ELEM_LIST_TABLE, tableName), strAttr(unix.NFTA_SET_ELEM_LIST_SET, container),
-		attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_LIST_ELEMENTS, attr(unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, item)))
+	if b.elems != nil && (b.elemsVerb != verb || b.elemsSet != container || len(b.elems) > maxElemBytes) {
+		b.endElems()
+	}
+	if b.elems == nil {
+		b.elems, b.elemsVerb, b.elemsSet, b.elemsOp = []byte{}, verb, container, op
+	}
+	b.elems = append(b.elems, attr(unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, item)...)
 	return nil
+}
+
+// endElems closes the open element message, if any.
+func (b *nlBatch) endElems() {
+	if b.elems == nil {
+		return
+	}
+	var flags uint16
+	if b.elemsVerb == unix.NFT_MSG_NEWSETELEM {
+		flags = unix.NLM_F_CREATE
+	}
+	b.msg(b.elemsOp, b.elemsVerb, flags,
+		strAttr(unix.NFTA_SET_ELEM_LIST_TABLE, tableName), strAttr(unix.NFTA_SET_ELEM_LIST_SET, b.elemsSet),
+		attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_LIST_ELEMENTS, b.elems))
+	b.elems = nil
 }
 
 // elemKeyBytes encodes a set key as the kernel stores it: each part in
@@ -209,15 +421,36 @@ func elemKeyBytes(parts []string) ([]byte, error) {
 var l4protos = map[string]byte{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP, "sctp": unix.IPPROTO_SCTP}
 
 // msg appends one nftables message; the batch framing is added by send.
-func (b *nlBatch) msg(typ int, flags uint16, what string, attrs ...[]byte) {
+func (b *nlBatch) msg(op txOp, typ int, flags uint16, attrs ...[]byte) {
 	seq := nlSeq.Add(1)
-	if b.n == 0 {
+	if len(b.ops) == 0 {
 		b.first = seq
-		b.what = map[uint32]string{}
+	} else {
+		// Sequence numbers are taken in a row (one batch at a time).
+		seq = b.first + uint32(len(b.ops))
 	}
-	b.n++
-	b.what[seq] = what
+	b.ops = append(b.ops, op)
 	b.buf = appendMsg(b.buf, uint16(unix.NFNL_SUBSYS_NFTABLES<<8|typ), unix.NLM_F_REQUEST|flags, seq, nftFamily, attrs...)
+}
+
+// describe names the operation a message carried, for errors.
+func describe(op txOp) string {
+	verb := [...]string{opAdd: "add", opFlush: "flush", opDelete: "delete"}[op.verb]
+	switch o := op.obj.(type) {
+	case *knftables.Table:
+		return verb + " table"
+	case *knftables.Chain:
+		return verb + " chain " + o.Name
+	case *knftables.Set:
+		return verb + " set " + o.Name
+	case *knftables.Map:
+		return verb + " map " + o.Name
+	case *knftables.Rule:
+		return verb + " rule " + o.Chain + " " + o.Rule
+	case *knftables.Element:
+		return verb + " element(s) of " + o.Set + o.Map + ", from { " + strings.Join(o.Key, " . ") + " }"
+	}
+	return verb
 }
 
 func appendMsg(buf []byte, typ, flags uint16, seq uint32, family byte, attrs ...[]byte) []byte {
@@ -243,7 +476,7 @@ func appendMsg(buf []byte, typ, flags uint16, seq uint32, family byte, attrs ...
 // an acknowledgement, so a successful batch of any size produces one
 // reply. Errors come as replies to the message that failed, or, when the
 // commit itself fails, to the batch's first message.
-func (b *nlBatch) send(ctx context.Context) error {
+func (b *nlBatch) send(ctx context.Context, fd int) error {
 	begin := b.first - 1
 	var out []byte
 	out = appendMsg(out, unix.NFNL_MSG_BATCH_BEGIN, unix.NLM_F_REQUEST, begin, unix.AF_UNSPEC)
@@ -254,14 +487,6 @@ func (b *nlBatch) send(ctx context.Context) error {
 	out = append(out, b.buf...)
 	out = appendMsg(out, unix.NFNL_MSG_BATCH_END, unix.NLM_F_REQUEST, lastSeq+1, unix.AF_UNSPEC)
 
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-	if err != nil {
-		return fmt.Errorf("netlink socket: %w", err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink bind: %w", err)
-	}
 	// The kernel takes a batch in one message, which must fit the send
 	// buffer (nft raises it the same way).
 	if need := len(out) + 4096; need > 200<<10 {
@@ -269,7 +494,6 @@ func (b *nlBatch) send(ctx context.Context) error {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, need)
 		}
 	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
 	wait := 30 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		wait = max(time.Until(d), time.Millisecond)
@@ -277,7 +501,7 @@ func (b *nlBatch) send(ctx context.Context) error {
 	tv := unix.NsecToTimeval(wait.Nanoseconds())
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	if err := unix.Sendto(fd, out, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink send of %d messages (%d bytes): %w", b.n, len(out), err)
+		return fmt.Errorf("netlink send of %d messages (%d bytes): %w", len(b.ops), len(out), ioError{err})
 	}
 
 	var errs []error
@@ -288,21 +512,23 @@ func (b *nlBatch) send(ctx context.Context) error {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			return errors.Join(append(errs, fmt.Errorf("netlink receive: %w", err))...)
+			return errors.Join(append(errs, fmt.Errorf("netlink receive: %w", ioError{err}))...)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(rbuf[:n])
 		if err != nil {
 			return fmt.Errorf("netlink reply: %w", err)
 		}
 		for _, m := range msgs {
-			if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+			seq := m.Header.Seq
+			if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 || seq-begin > lastSeq-begin {
+				// Not an answer to this batch (a late one to an
+				// earlier batch we stopped reading).
 				continue
 			}
-			seq := m.Header.Seq
 			if errno := -int32(binary.NativeEndian.Uint32(m.Data)); errno != 0 {
-				what := b.what[seq]
-				if seq == begin {
-					what = "commit"
+				what := "commit"
+				if i := int(seq - b.first); seq != begin && i >= 0 && i < len(b.ops) {
+					what = describe(b.ops[i])
 				}
 				errs = append(errs, fmt.Errorf("%s: %w", what, unix.Errno(errno)))
 				if seq == begin {
@@ -318,6 +544,13 @@ func (b *nlBatch) send(ctx context.Context) error {
 		}
 	}
 }
+
+// ioError marks a failure of the socket itself, as opposed to the
+// kernel refusing the batch (an errno in a reply).
+type ioError struct{ err error }
+
+func (e ioError) Error() string { return e.err.Error() }
+func (e ioError) Unwrap() error { return e.err }
 
 // lastMsgOffset finds where the last message in buf starts.
 func lastMsgOffset(buf []byte) int {

@@ -10,52 +10,71 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 )
 
-// goldenScript splits a golden file into what nft must create first
-// (table, chains, fixed sets and maps) and the rest as a txPhases for
-// nlWriter: affinity sets, every rule and every element.
-func goldenScript(t *testing.T, path string) (nftPart string, nl *txPhases) {
+// goldenTx reads a golden file (the knftables fake's dump, an nft
+// script) back into the operations that wrote it.
+func goldenTx(t *testing.T, path string) *nfTx {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nl = &txPhases{}
-	var nftLines []string
-	prefix := "ip " + tableName + " "
+	tx := &nfTx{}
+	prefix := " ip " + tableName
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		verb, rest, _ := strings.Cut(line, " "+prefix)
+		verb, rest, _ := strings.Cut(line, prefix)
+		rest = strings.TrimPrefix(rest, " ")
+		name, def, _ := strings.Cut(rest, " ")
+		// def is "{ a ; b ; }" for tables, base chains, sets and maps.
+		field := func(key string) string {
+			for _, f := range strings.Split(strings.Trim(def, "{} "), ";") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(f), key+" "); ok {
+					return v
+				}
+			}
+			return ""
+		}
 		switch verb {
+		case "add table":
+			tx.add(&knftables.Table{Comment: ptr.To(strings.Trim(field("comment"), `"`))})
+		case "add chain":
+			c := &knftables.Chain{Name: name}
+			if typ := field("type"); typ != "" {
+				// "nat hook prerouting priority -100"
+				f := strings.Fields(typ)
+				c.Type, c.Hook, c.Priority = ptr.To(knftables.BaseChainType(f[0])), ptr.To(knftables.BaseChainHook(f[2])), ptr.To(knftables.BaseChainPriority(f[4]))
+			}
+			tx.add(c)
+		case "add set":
+			if to := field("timeout"); to != "" {
+				d, err := time.ParseDuration(to)
+				if err != nil {
+					t.Fatalf("%s: %s: %v", path, line, err)
+				}
+				tx.add(affinitySet(name, int(d/time.Second)))
+				continue
+			}
+			tx.add(&knftables.Set{Name: name, Type: field("type")})
+		case "add map":
+			tx.add(&knftables.Map{Name: name, Type: field("type"), TypeOf: field("typeof")})
 		case "add rule":
-			chain, rule, _ := strings.Cut(rest, " ")
-			nl.rules = append(nl.rules, &knftables.Rule{Chain: chain, Rule: rule})
+			tx.add(&knftables.Rule{Chain: name, Rule: def})
 		case "add element":
-			name, body, _ := strings.Cut(rest, " ")
-			body = strings.TrimSuffix(strings.TrimPrefix(body, "{ "), " }")
+			body := strings.TrimSuffix(strings.TrimPrefix(def, "{ "), " }")
 			key, value, isMap := strings.Cut(body, " : ")
 			e := &knftables.Element{Set: name, Key: strings.Split(key, " . ")}
 			if isMap {
 				e = &knftables.Element{Map: name, Key: e.Key, Value: []string{value}}
 			}
-			nl.elemAdds = append(nl.elemAdds, e)
-		case "add set":
-			if name, _, _ := strings.Cut(rest, " "); isAffinitySet(name) {
-				_, after, _ := strings.Cut(rest, "; timeout ")
-				d, err := time.ParseDuration(strings.Fields(after)[0])
-				if err != nil {
-					t.Fatalf("%s: %s: %v", path, line, err)
-				}
-				nl.setAdds = append(nl.setAdds, affinitySet(name, int(d/time.Second)))
-				continue
-			}
-			nftLines = append(nftLines, line)
+			tx.add(e)
 		default:
-			nftLines = append(nftLines, line)
+			t.Fatalf("%s: cannot read %q", path, line)
 		}
 	}
-	return strings.Join(nftLines, "\n") + "\n", nl
+	return tx
 }
 
 // TestRuleExprsCoverGoldens: every rule and element the golden tables
@@ -63,9 +82,8 @@ func goldenScript(t *testing.T, path string) (nftPart string, nl *txPhases) {
 func TestRuleExprsCoverGoldens(t *testing.T) {
 	goldens, _ := filepath.Glob("testdata/*.nft")
 	for _, g := range goldens {
-		_, nl := goldenScript(t, g)
 		var b nlBatch
-		if err := b.add(nl); err != nil {
+		if err := b.add(goldenTx(t, g).ops); err != nil {
 			t.Errorf("%s: %v", g, err)
 		}
 	}
@@ -93,8 +111,8 @@ func normalizeListing(s string) string {
 }
 
 // testNetlinkMatchesNft (real kernel, from TestRealNftablesHelper): each
-// golden table, written once by nft and once with its rules, elements and
-// affinity sets over netlink, lists the same.
+// golden table, written once by nft and once over netlink, lists the
+// same.
 func testNetlinkMatchesNft(t *testing.T, goldens []string) {
 	ctx := context.Background()
 	list := func() string {
@@ -113,15 +131,15 @@ func testNetlinkMatchesNft(t *testing.T, goldens []string) {
 	}
 	drop := func() { _ = exec.Command("nft", "delete", "table", "ip", tableName).Run() }
 	defer drop()
+	nl := newNLWriter()
+	defer nl.close()
 	for _, g := range goldens {
 		drop()
 		b, _ := os.ReadFile(g)
 		nftRun(string(b))
 		want := list()
 		drop()
-		nftPart, nl := goldenScript(t, g)
-		nftRun(nftPart)
-		if err := (nlWriter{}).write(ctx, nl); err != nil {
+		if err := nl.write(ctx, goldenTx(t, g)); err != nil {
 			t.Errorf("%s over netlink: %v", g, err)
 			continue
 		}
@@ -136,7 +154,9 @@ func testNetlinkMatchesNft(t *testing.T, goldens []string) {
 	bad.addChain("b")
 	bad.writeRules("a", []string{"goto b"})
 	bad.writeRules("a", []string{"goto missing"})
-	err := (nlWriter{}).write(ctx, bad)
+	var tx nfTx
+	bad.into(&tx)
+	err := nl.write(ctx, &tx)
 	if err == nil || !strings.Contains(err.Error(), "goto missing") {
 		t.Errorf("batch with a jump to a missing chain: err %v; want it named", err)
 	}

@@ -211,7 +211,7 @@ func TestRealNftablesHelper(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 
-	table := waitTable(t, "dnat to 10.42.0.5:8080")
+	table := waitTable(t, "10.42.0.5 . 8080")
 	for _, want := range []string{
 		"type nat hook prerouting priority dstnat",
 		"10.43.0.20 . tcp . 80 : goto service-",
@@ -300,7 +300,7 @@ func testRealPartialSyncs(t *testing.T) {
 	cfg := testConfig()
 	cfg.NodeIPs = []net.IP{net.ParseIP("10.42.0.1")}
 	tp := newTestProxierWith(t, cfg, nft)
-	tp.writer = nlWriter{} // as New does
+	tp.writer = newNLWriter() // as New does
 	clk := cfg.Clock.(*clocktesting.FakeClock)
 	local := ep{ip: "10.42.0.5", node: testNode}
 	remote := ep{ip: "10.42.1.7", node: "node-b"}
@@ -357,7 +357,7 @@ func testStaleUDP(ctx context.Context, t *testing.T, client *fake.Clientset, pod
 	if _, err := client.DiscoveryV1().EndpointSlices("ns").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitTable(t, "dnat to 10.42.0.5:5353")
+	waitTable(t, "10.42.0.5 . 5353")
 	// A datagram from the node creates the flow (nobody needs to answer).
 	c, err := net.Dial("udp4", "10.43.0.53:53")
 	if err != nil {
@@ -387,7 +387,7 @@ func testStaleUDP(ctx context.Context, t *testing.T, client *fake.Clientset, pod
 	if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, moved, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitTable(t, "dnat to 10.42.0.6:5353")
+	waitTable(t, "10.42.0.6 . 5353")
 	deadline := time.Now().Add(5 * time.Second)
 	for flowTo("10.42.0.5") {
 		if time.Now().After(deadline) {

@@ -22,6 +22,7 @@ import (
 //	numgen random mod N == 0                    ct state new | ct status dnat
 //	mark and V == 0                             mark set mark or|xor V
 //	update @SET { ip saddr }                    dnat to ADDR:PORT
+//	dnat ip to numgen random mod N offset K map @MAP
 //	masquerade fully-random | reject | jump C | goto C | return | drop | accept
 func ruleExprs(rule string) ([]expr.Any, error) {
 	p := &ruleParser{toks: strings.Fields(rule)}
@@ -158,6 +159,9 @@ func (p *ruleParser) statement() error {
 		p.emit(&expr.Payload{DestRegister: unix.NFT_REG_1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 			&expr.Dynset{SrcRegKey: unix.NFT_REG_1, Operation: unix.NFT_DYNSET_OP_UPDATE, SetName: set})
 	case "dnat":
+		if p.peek() == "ip" {
+			return p.dnatMap()
+		}
 		if err := p.expect("to"); err != nil {
 			return err
 		}
@@ -267,6 +271,37 @@ func (p *ruleParser) compare(s selector, op expr.CmpOp, w string) error {
 		p.emit(&expr.Bitwise{SourceRegister: unix.NFT_REG_1, DestRegister: unix.NFT_REG_1, Len: 4, Mask: mask[:], Xor: []byte{0, 0, 0, 0}},
 			&expr.Cmp{Op: op, Register: unix.NFT_REG_1, Data: a[:]})
 	}
+	return nil
+}
+
+// dnatMap is `dnat ip to numgen random mod N offset K map @MAP`: the
+// endpoint's address and port come from the map, keyed by the number
+// picked.
+func (p *ruleParser) dnatMap() error {
+	if err := p.expect("ip", "to", "numgen", "random", "mod"); err != nil {
+		return err
+	}
+	mod, err := strconv.ParseUint(p.next(), 10, 32)
+	if err != nil {
+		return err
+	}
+	if err := p.expect("offset"); err != nil {
+		return err
+	}
+	off, err := strconv.ParseUint(p.next(), 10, 32)
+	if err != nil {
+		return err
+	}
+	if err := p.expect("map"); err != nil {
+		return err
+	}
+	set, ok := strings.CutPrefix(p.next(), "@")
+	if !ok {
+		return fmt.Errorf("dnat map: only named maps")
+	}
+	p.emit(&expr.Numgen{Register: unix.NFT_REG_1, Type: unix.NFT_NG_RANDOM, Modulus: uint32(mod), Offset: uint32(off)},
+		&expr.Lookup{SourceRegister: unix.NFT_REG_1, IsDestRegSet: true, DestRegister: unix.NFT_REG_1, SetName: set},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: unix.NFT_REG_1, RegProtoMin: concatReg(1)})
 	return nil
 }
 

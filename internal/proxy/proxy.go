@@ -89,6 +89,7 @@ type Proxier struct {
 	refs        map[elemKey]int      // shared set element → Services wanting it
 	conflicted  map[string]bool      // Services that lost an element to another
 	stale       map[string]time.Time // flushed chains to delete later
+	picks       *pickBlocks          // endpoints map keys of each Service chain
 	recreate    bool                 // next full sync replaces the table
 	nodePortIPs []netip.Addr
 	failures    int
@@ -119,7 +120,7 @@ func New(cfg Config) (*Proxier, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.writer = nlWriter{}
+	p.writer = newNLWriter()
 	return p, nil
 }
 
@@ -144,6 +145,7 @@ func newProxier(cfg Config, nft knftables.Interface, ct conntracker, sysctl func
 		nft: nft, writer: nftWriter{nft}, ct: ct, sysctl: sysctl,
 		dirty: map[string]struct{}{}, full: true, recreate: true, wake: make(chan struct{}, 1),
 		owners: map[elemKey]string{}, refs: map[elemKey]int{}, conflicted: map[string]bool{}, stale: map[string]time.Time{},
+		picks: newPickBlocks(),
 	}
 	for _, c := range []struct {
 		in  string
@@ -276,6 +278,7 @@ func (p *Proxier) Run(ctx context.Context) error {
 // teardown removes everything Run made: health servers and the table.
 func (p *Proxier) teardown() {
 	p.health.stop()
+	p.writer.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := deleteTable(ctx, p.nft); err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/knftables"
@@ -36,6 +37,7 @@ const (
 	externalChainPrefix = "external-"
 	endpointChainPrefix = "endpoint-"
 	affinitySetPrefix   = "affinity-"
+	endpointsMapPrefix  = "endpoints-"
 
 	masqMark = "0x4000"
 )
@@ -120,6 +122,19 @@ func fixedSets() []knftables.Object {
 	}
 }
 
+// endpointsMapType is an endpoints map's key and value: a number a
+// Service chain's numgen picks, to the endpoint's address and port.
+const endpointsMapType = "numgen random mod 1 : ip daddr . th dport"
+
+// endpointsMap is an endpoints map, made when pickBlocks first hands out
+// a block in it.
+func endpointsMap(m uint32) *knftables.Map {
+	return &knftables.Map{Name: endpointsMapPrefix + strconv.FormatUint(uint64(m), 10), TypeOf: endpointsMapType}
+}
+
+// isEndpointsMap reports whether a set or map name is an endpoints map.
+func isEndpointsMap(name string) bool { return strings.HasPrefix(name, endpointsMapPrefix) }
+
 // sharedSet reports whether a set's elements may be wanted by several
 // Services at once (a ClusterIP of two ports, a pod backing two
 // Services): such elements are reference-counted, not owned.
@@ -167,13 +182,14 @@ type svcRules struct {
 	chains map[string][]string // chain name → rules
 	elems  map[elemKey]element // set and map elements
 	sets   map[string]int      // affinity set name → timeout seconds
+	blocks map[string]block    // chain name → its keys in the endpoints map
 	health *healthPort         // nil unless eTP Local with a health check port
 	udp    []udpTarget         // for stale conntrack cleanup
 	warn   []string            // problems found while building
 }
 
 func newSvcRules() *svcRules {
-	return &svcRules{chains: map[string][]string{}, elems: map[elemKey]element{}, sets: map[string]int{}}
+	return &svcRules{chains: map[string][]string{}, elems: map[elemKey]element{}, sets: map[string]int{}, blocks: map[string]block{}}
 }
 
 func (r *svcRules) addElem(container string, isMap bool, value string, key ...string) {
@@ -200,6 +216,7 @@ type ruleContext struct {
 	nodeName    string
 	zone        string
 	clusterCIDR string
+	picks       *pickBlocks
 }
 
 // addServicePort writes the rules of one Service port into r, as
@@ -297,10 +314,10 @@ func (r *svcRules) addServicePort(sp *servicePort, eps []*endpoint, rc ruleConte
 		}
 	}
 	if usesCluster {
-		r.endpointRules(sp, clusterChain, c.cluster)
+		r.endpointRules(sp, clusterChain, c.cluster, rc.picks)
 	}
 	if usesLocal {
-		r.endpointRules(sp, localChain, c.local)
+		r.endpointRules(sp, localChain, c.local, rc.picks)
 	}
 	for _, ep := range c.reachable {
 		// A pod reaching itself through its Service (hairpin) must see
@@ -333,30 +350,39 @@ func (r *svcRules) addServicePort(sp *servicePort, eps []*endpoint, rc ruleConte
 }
 
 // endpointRules fills a policy chain: affinity lookups first, then a
-// uniform random pick among the endpoints as a cascade (1/n, then
-// 1/(n-1), ... then the last one), each step DNATting directly (or, with
-// affinity, going to the endpoint's chain that records the client).
+// uniform random pick among the endpoints.
 //
-// Upstream picks with one "numgen vmap" to a chain per endpoint. Every
-// such vmap is an anonymous set, and the kernel binds each new set by
-// walking the transaction (quadratic in a full sync); every chain also
-// makes each nft 1.0.x call dump more chains. At 10,000 Services that
-// cost seconds per full sync and ~150 ms per one-Service change here, so
-// plain rules are used and endpoint chains only where affinity needs
-// them.
-func (r *svcRules) endpointRules(sp *servicePort, chain string, eps []*endpoint) {
+// Without affinity the pick is one rule, `dnat ip to numgen random mod N
+// offset K map @endpoints-M`, over the chain's block of keys K … K+N-1 in
+// endpoints map M (see pickBlocks). Upstream picks with a `numgen vmap` to a chain per
+// endpoint; at 10,000 Services that costs seconds per sync (each vmap is
+// an anonymous set the kernel binds by walking the transaction, and every
+// chain is walked again whenever the kernel re-validates the table, which
+// it does on every commit that adds a rule with a jump, goto or DNAT). With
+// the map an endpoint replaced is two element changes and no rule at all,
+// so the kernel does not re-validate; a changed endpoint count rewrites
+// one short rule.
+//
+// With affinity, a cascade of rules (1/n, then 1/(n-1), ... then the last)
+// goes to per-endpoint chains that record the client and DNAT.
+func (r *svcRules) endpointRules(sp *servicePort, chain string, eps []*endpoint, picks *pickBlocks) {
 	name := sp.name()
-	if sp.affinityTimeout > 0 {
-		for _, ep := range eps {
-			n := name + "__" + epName(ep)
-			r.rule(chain, "ip saddr @"+chainName(affinitySetPrefix, n), "goto", chainName(endpointChainPrefix, n))
+	if sp.affinityTimeout == 0 {
+		k := picks.pick(chain, len(eps))
+		r.blocks[chain] = k
+		m := endpointsMap(k.m).Name
+		r.rule(chain, "meta l4proto", sp.protocol, "dnat ip to numgen random mod", itoa(len(eps)), "offset", itoa(int(k.start)), "map @"+m)
+		for i, ep := range eps {
+			r.addElem(m, true, ep.ip.String()+" . "+itoa(ep.port), strconv.FormatUint(uint64(k.start)+uint64(i), 10))
 		}
+		return
+	}
+	for _, ep := range eps {
+		n := name + "__" + epName(ep)
+		r.rule(chain, "ip saddr @"+chainName(affinitySetPrefix, n), "goto", chainName(endpointChainPrefix, n))
 	}
 	for i, ep := range eps {
-		target := "meta l4proto " + sp.protocol + " dnat to " + ep.String()
-		if sp.affinityTimeout > 0 {
-			target = "goto " + chainName(endpointChainPrefix, name+"__"+epName(ep))
-		}
+		target := "goto " + chainName(endpointChainPrefix, name+"__"+epName(ep))
 		if left := len(eps) - i; left > 1 {
 			r.rule(chain, "numgen random mod", itoa(left), "==", "0", target)
 		} else {

@@ -36,12 +36,36 @@ type txPhases struct {
 	chainDeletes []string
 }
 
-// A txWriter applies a txPhases to the kernel as one atomic transaction
-// (nothing when it is empty). Production writes over netlink (nlWriter);
-// unit tests through knftables' fake (nftWriter).
+// A txWriter applies a transaction to the kernel atomically: all of it
+// or none (and nothing when it is empty). Production writes over netlink
+// (nlWriter); unit tests through knftables' fake (nftWriter).
 type txWriter interface {
-	write(ctx context.Context, t *txPhases) error
+	write(ctx context.Context, tx *nfTx) error
+	// close releases what the writer holds (a socket); a later write
+	// starts afresh. Safe twice.
+	close()
 }
+
+// nfTx is a transaction being built: operations in order, on the objects
+// knftables defines (so the fake can play them too).
+type nfTx struct{ ops []txOp }
+
+type txOp struct {
+	verb txVerb
+	obj  knftables.Object
+}
+
+type txVerb int
+
+const (
+	opAdd txVerb = iota
+	opFlush
+	opDelete
+)
+
+func (tx *nfTx) add(o knftables.Object)   { tx.ops = append(tx.ops, txOp{opAdd, o}) }
+func (tx *nfTx) flush(o knftables.Object) { tx.ops = append(tx.ops, txOp{opFlush, o}) }
+func (tx *nfTx) del(o knftables.Object)   { tx.ops = append(tx.ops, txOp{opDelete, o}) }
 
 func (t *txPhases) addChain(name string) {
 	t.chains, t.chainVerbs = append(t.chains, &knftables.Chain{Name: name}), append(t.chainVerbs, false)
@@ -56,31 +80,31 @@ func (t *txPhases) writeRules(chain string, rules []string) {
 	}
 }
 
-func (t *txPhases) into(tx *knftables.Transaction) {
+func (t *txPhases) into(tx *nfTx) {
 	for _, o := range t.elemDeletes {
-		tx.Delete(o)
+		tx.del(o)
 	}
 	for i, o := range t.chains {
 		if t.chainVerbs[i] {
-			tx.Flush(o)
+			tx.flush(o)
 		} else {
-			tx.Add(o)
+			tx.add(o)
 		}
 	}
 	for _, o := range t.setDeletes {
-		tx.Delete(o)
+		tx.del(o)
 	}
 	for _, o := range t.setAdds {
-		tx.Add(o)
+		tx.add(o)
 	}
 	for _, o := range t.rules {
-		tx.Add(o)
+		tx.add(o)
 	}
 	for _, o := range t.elemAdds {
-		tx.Add(o)
+		tx.add(o)
 	}
 	for _, c := range t.chainDeletes {
-		tx.Delete(&knftables.Chain{Name: c})
+		tx.del(&knftables.Chain{Name: c})
 	}
 }
 
@@ -105,6 +129,12 @@ func (p *Proxier) sync(ctx context.Context) (bool, error) {
 	p.full = false
 	rc := ruleContext{nodeName: p.cfg.NodeName, zone: p.zone, clusterCIDR: p.clusterCIDR}
 	p.mu.Unlock()
+	if full && p.recreate {
+		// The table is made anew: every block of the endpoints map is
+		// free, including any taken by a sync that failed.
+		p.picks = newPickBlocks()
+	}
+	rc.picks = p.picks
 
 	p.deleteStaleChains(ctx, start)
 
@@ -207,6 +237,7 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 	udpChanged := false
 	var gone []netip.AddrPort
 	newStale := map[string]bool{}
+	addedMaps := map[string]bool{}
 	// Shared set elements: counted per Service; written when the count
 	// leaves or reaches zero. before holds counts from before this sync.
 	before := map[elemKey]int{}
@@ -238,6 +269,13 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 			}
 			if oe, ok := old.elems[ek]; !ok || oe.value != e.value {
 				t.elemAdds = append(t.elemAdds, e.object(ek.container))
+			}
+		}
+		for _, k := range nw.blocks {
+			// Adding a map that exists changes nothing.
+			if m := endpointsMap(k.m); !addedMaps[m.Name] {
+				addedMaps[m.Name] = true
+				t.setAdds = append(t.setAdds, m)
 			}
 		}
 		setsChanged := false
@@ -281,6 +319,23 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 			gone = append(gone, goneDests(old.udp, nw.udp)...)
 		}
 	}
+	// Endpoints maps left without blocks go with their last rule.
+	var oldBlocks, newBlocks []block
+	for _, k := range keys {
+		if old := p.programmed[k]; old != nil {
+			for _, b := range old.blocks {
+				oldBlocks = append(oldBlocks, b)
+			}
+		}
+		for _, b := range want[k].blocks {
+			newBlocks = append(newBlocks, b)
+		}
+	}
+	emptied := p.picks.emptied(oldBlocks, newBlocks)
+	slices.Sort(emptied)
+	for _, m := range emptied {
+		t.setDeletes = append(t.setDeletes, endpointsMap(m))
+	}
 	for _, ek := range sortedKeys(before) {
 		b, a := before[ek], p.refs[ek]
 		e := element{key: strings.Split(ek.key, " . ")}
@@ -294,11 +349,13 @@ func (p *Proxier) syncPartial(ctx context.Context, keys []string, want map[strin
 			delete(p.refs, ek)
 		}
 	}
-	if err := p.writer.write(ctx, &t); err != nil {
+	var tx nfTx
+	t.into(&tx)
+	if err := p.writer.write(ctx, &tx); err != nil {
 		return false, nil, fmt.Errorf("partial sync of %d Services: %w", len(keys), err)
 	}
 	for _, k := range keys {
-		p.store(k, want[k])
+		p.store(k, p.programmed[k], want[k])
 	}
 	for name := range newStale {
 		p.stale[name] = now
@@ -355,41 +412,41 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 	p.claim(keys, want)
 	p.nodePortIPs = p.nodePortAddrs()
 
-	tx := p.nft.NewTransaction()
+	var tx nfTx
 	if recreate {
-		tx.Add(&knftables.Table{})
-		tx.Delete(&knftables.Table{})
+		tx.add(&knftables.Table{})
+		tx.del(&knftables.Table{})
 		p.stale = map[string]time.Time{}
 		knownSets = map[string]int{}
 	}
-	tx.Add(&knftables.Table{Comment: ptr.To("Skiff service proxy")})
+	tx.add(&knftables.Table{Comment: ptr.To("Skiff service proxy")})
 	for _, bc := range baseChains {
 		c := &knftables.Chain{Name: bc.name, Type: ptr.To(bc.typ), Hook: ptr.To(bc.hook), Priority: ptr.To(bc.priority)}
-		tx.Add(c)
-		tx.Flush(c)
+		tx.add(c)
+		tx.flush(c)
 	}
 	fixed := fixedChains(p.serviceCIDR, p.clusterCIDR)
 	for _, fc := range fixed {
 		c := &knftables.Chain{Name: fc[0].(string)}
-		tx.Add(c)
-		tx.Flush(c)
+		tx.add(c)
+		tx.flush(c)
 	}
 	for _, s := range fixedSets() {
-		tx.Add(s)
-		tx.Flush(s)
+		tx.add(s)
+		tx.flush(s)
 	}
 	for _, bc := range baseChains {
 		for _, r := range bc.jumps {
-			tx.Add(&knftables.Rule{Chain: bc.name, Rule: r})
+			tx.add(&knftables.Rule{Chain: bc.name, Rule: r})
 		}
 	}
 	for _, fc := range fixed {
 		for _, r := range fc[1].([]string) {
-			tx.Add(&knftables.Rule{Chain: fc[0].(string), Rule: r})
+			tx.add(&knftables.Rule{Chain: fc[0].(string), Rule: r})
 		}
 	}
 	for _, a := range p.nodePortIPs {
-		tx.Add(&knftables.Element{Set: nodePortIPsSet, Key: []string{a.String()}})
+		tx.add(&knftables.Element{Set: nodePortIPsSet, Key: []string{a.String()}})
 	}
 
 	var t txPhases
@@ -398,6 +455,13 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 	udp := false
 	for _, k := range keys {
 		r := want[k]
+		for _, b := range r.blocks {
+			if m := endpointsMap(b.m); !wantSets[m.Name] {
+				wantSets[m.Name] = true
+				tx.add(m)
+				tx.flush(m)
+			}
+		}
 		for _, name := range sortedChains(r.chains) {
 			wantChains[name] = true
 			t.addChain(name)
@@ -432,20 +496,24 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 		}
 	}
 	for _, s := range existingSets {
-		if isAffinitySet(s) && !wantSets[s] {
+		if (isAffinitySet(s) || isEndpointsMap(s)) && !wantSets[s] {
 			t.setDeletes = append(t.setDeletes, &knftables.Set{Name: s})
 		}
 	}
-	t.into(tx)
+	t.into(&tx)
 	listed := p.clock.Since(now)
-	if err := p.nft.Run(ctx, tx); err != nil {
+	if err := p.writer.write(ctx, &tx); err != nil {
 		return true, fmt.Errorf("full sync of %d Services: %w", len(keys), err)
 	}
-	p.log.Debug("full sync transaction", "operations", tx.NumOperations(), "prepare", listed, "nft", p.clock.Since(now)-listed)
+	p.log.Debug("full sync transaction", "operations", len(tx.ops), "prepare", listed, "nft", p.clock.Since(now)-listed)
+	old := p.programmed
+	if recreate {
+		old = nil // their blocks were never in this table
+	}
 	p.recreate = false
 	p.programmed = make(map[string]*svcRules, len(keys))
 	for _, k := range keys {
-		p.store(k, want[k])
+		p.store(k, old[k], want[k])
 	}
 	for c := range p.stale {
 		if wantChains[c] {
@@ -466,11 +534,17 @@ func isNotFound(err error) bool {
 	return knftables.IsNotFound(err) || errors.Is(err, syscall.ENOENT)
 }
 
-// store records what the kernel now has for a Service.
-func (p *Proxier) store(k string, r *svcRules) {
+// store records what the kernel now has for a Service, which had old
+// (nil if nothing) before.
+func (p *Proxier) store(k string, old, r *svcRules) {
 	if p.programmed == nil {
 		p.programmed = map[string]*svcRules{}
 	}
+	var oldBlocks map[string]block
+	if old != nil {
+		oldBlocks = old.blocks
+	}
+	p.picks.commit(oldBlocks, r.blocks)
 	if len(r.chains) == 0 && len(r.elems) == 0 && len(r.sets) == 0 && !p.conflicted[k] {
 		delete(p.programmed, k)
 		return
@@ -495,7 +569,9 @@ func (p *Proxier) deleteStaleChains(ctx context.Context, now time.Time) {
 	for _, c := range names {
 		delete(p.stale, c)
 	}
-	if err := p.writer.write(ctx, &t); err != nil {
+	var tx nfTx
+	t.into(&tx)
+	if err := p.writer.write(ctx, &tx); err != nil {
 		// A full sync lists and flushes them again.
 		p.log.Warn("could not delete stale chains; the next full sync retries", "count", len(names), "err", err)
 		p.mu.Lock()
