@@ -48,10 +48,7 @@ func newNLWriter() *nlWriter { return &nlWriter{fd: -1} }
 func (w *nlWriter) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.fd >= 0 {
-		unix.Close(w.fd)
-		w.fd = -1
-	}
+	w.reset()
 }
 
 // nftWriter runs transactions through knftables (the nft binary, or its
@@ -61,6 +58,19 @@ type nftWriter struct{ nft knftables.Interface }
 var _ txWriter = nftWriter{}
 
 func (nftWriter) close() {}
+
+func (w nftWriter) list(ctx context.Context, what string) ([]string, error) {
+	if what != "sets" {
+		return w.nft.List(ctx, what)
+	}
+	// knftables lists maps apart from sets; the kernel does not.
+	sets, err := w.nft.List(ctx, "sets")
+	if err != nil {
+		return nil, err
+	}
+	maps, err := w.nft.List(ctx, "maps")
+	return append(sets, maps...), err
+}
 
 func (w nftWriter) write(ctx context.Context, t *nfTx) error {
 	if len(t.ops) == 0 {
@@ -89,6 +99,110 @@ const (
 	nftaTableUserdata = 6 // NFTA_TABLE_USERDATA, not in x/sys/unix
 )
 
+// list dumps the names of the table's chains or sets (maps included).
+// A missing table is ENOENT (for sets) or no names.
+func (w *nlWriter) list(ctx context.Context, what string) ([]string, error) {
+	typ, tableAttr, nameAttr := unix.NFT_MSG_GETCHAIN, uint16(unix.NFTA_CHAIN_TABLE), uint16(unix.NFTA_CHAIN_NAME)
+	if what == "sets" {
+		typ, tableAttr, nameAttr = unix.NFT_MSG_GETSET, unix.NFTA_SET_TABLE, unix.NFTA_SET_NAME
+	} else if what != "chains" {
+		return nil, fmt.Errorf("netlink: cannot list %q", what)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.open(); err != nil {
+		return nil, err
+	}
+	seq := nlSeq.Add(1)
+	req := appendMsg(nil, uint16(unix.NFNL_SUBSYS_NFTABLES<<8|typ), unix.NLM_F_REQUEST|unix.NLM_F_DUMP, seq, nftFamily,
+		strAttr(tableAttr, tableName))
+	if err := unix.Sendto(w.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		w.reset()
+		return nil, fmt.Errorf("netlink list %s: %w", what, err)
+	}
+	var names []string
+	rbuf := make([]byte, 256<<10)
+	for {
+		n, _, err := unix.Recvfrom(w.fd, rbuf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			w.reset()
+			return nil, fmt.Errorf("netlink list %s: %w", what, err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(rbuf[:n])
+		if err != nil {
+			w.reset()
+			return nil, fmt.Errorf("netlink list %s: %w", what, err)
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != seq {
+				continue
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return names, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if errno := -int32(binary.NativeEndian.Uint32(m.Data)); errno != 0 {
+						return nil, fmt.Errorf("netlink list %s: %w", what, unix.Errno(errno))
+					}
+				}
+				return names, nil
+			}
+			if len(m.Data) < 4 {
+				continue
+			}
+			var table, name string
+			for a := m.Data[4:]; len(a) >= 4; {
+				l := int(binary.NativeEndian.Uint16(a))
+				if l < 4 || l > len(a) {
+					break
+				}
+				switch binary.NativeEndian.Uint16(a[2:]) &^ unix.NLA_F_NESTED {
+				case tableAttr:
+					table = strings.TrimRight(string(a[4:l]), "\x00")
+				case nameAttr:
+					name = strings.TrimRight(string(a[4:l]), "\x00")
+				}
+				a = a[min((l+3)&^3, len(a)):]
+			}
+			if table == tableName && name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+}
+
+// open opens the socket if it is not. w.mu is held.
+func (w *nlWriter) open() error {
+	if w.fd >= 0 {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("netlink bind: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
+	tv := unix.NsecToTimeval((30 * time.Second).Nanoseconds())
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	w.fd = fd
+	return nil
+}
+
+// reset closes a socket that failed; w.mu is held.
+func (w *nlWriter) reset() {
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+		w.fd = -1
+	}
+}
+
 func (w *nlWriter) write(ctx context.Context, tx *nfTx) error {
 	var b nlBatch
 	if err := b.add(tx.ops); err != nil {
@@ -99,23 +213,13 @@ func (w *nlWriter) write(ctx context.Context, tx *nfTx) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.fd < 0 {
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-		if err != nil {
-			return fmt.Errorf("netlink socket: %w", err)
-		}
-		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("netlink bind: %w", err)
-		}
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
-		w.fd = fd
+	if err := w.open(); err != nil {
+		return err
 	}
 	err := b.send(ctx, w.fd)
 	if ioe := (ioError{}); errors.As(err, &ioe) {
 		// The socket itself failed (or we stopped waiting): start afresh.
-		unix.Close(w.fd)
-		w.fd = -1
+		w.reset()
 	}
 	return err
 }

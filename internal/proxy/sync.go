@@ -41,6 +41,9 @@ type txPhases struct {
 // (nlWriter); unit tests through knftables' fake (nftWriter).
 type txWriter interface {
 	write(ctx context.Context, tx *nfTx) error
+	// list lists the names of the table's "chains" or "sets" (maps
+	// included); a missing table is no names or a not-found error.
+	list(ctx context.Context, what string) ([]string, error)
 	// close releases what the writer holds (a socket); a later write
 	// starts afresh. Safe twice.
 	close()
@@ -377,7 +380,7 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 	var existingChains, existingSets []string
 	var err error
 	if !recreate {
-		existingChains, err = p.nft.List(ctx, "chains")
+		existingChains, err = p.writer.list(ctx, "chains")
 		if err != nil && !isNotFound(err) {
 			return true, fmt.Errorf("listing chains: %w", err)
 		}
@@ -385,7 +388,7 @@ func (p *Proxier) syncFull(ctx context.Context, keys []string, want map[string]*
 	// Our table always has chains; without any it is not there, and a
 	// netlink listing of its sets would fail with ENOENT.
 	if len(existingChains) > 0 {
-		existingSets, err = p.nft.List(ctx, "sets")
+		existingSets, err = p.writer.list(ctx, "sets")
 		if err != nil && !isNotFound(err) {
 			return true, fmt.Errorf("listing sets: %w", err)
 		}
