@@ -28,7 +28,9 @@ import (
 // Services (default 10,000) with BENCH_ENDPOINTS endpoints each (default
 // 5) into the kernel inside a network namespace, then measures full
 // resyncs and the time from an EndpointSlice update to the end of the
-// nftables transaction carrying it, over BENCH_CHANGES changes (200).
+// nftables transaction carrying it, over BENCH_CHANGES changes (200) that
+// replace an endpoint and BENCH_SCALE_CHANGES (100) that add or remove
+// one.
 const benchEnv = "SKIFF_PROXY_BENCH"
 
 func TestScaleRealNftables(t *testing.T) {
@@ -167,20 +169,44 @@ func TestScaleRealNftablesHelper(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.Intn(5)) * time.Millisecond)
 	}
-	// The last change really is in the kernel.
-	last := slices[0]
-	for _, s := range slices {
-		if s.ResourceVersion != "" {
-			last = s
-		}
-	}
-	_ = last
 	pct := func(d []time.Duration, q float64) time.Duration {
 		c := append([]time.Duration(nil), d...)
 		sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
 		return c[min(len(c)-1, int(q*float64(len(c))))]
 	}
 	t.Logf("EndpointSlice update → transaction done, %d changes: p50 %v p90 %v p99 %v max %v",
+		len(lat), pct(lat, .5), pct(lat, .9), pct(lat, .99), pct(lat, 1))
+	t.Logf("partial sync time alone: p50 %v p99 %v", pct(took, .5), pct(took, .99))
+
+	// Scale changes: an endpoint added to a random Service (or, if it
+	// has more than nEP, one removed). The endpoint count changes, so the
+	// Service chain's rule is rewritten and the kernel re-validates the
+	// table.
+	lat, took = nil, nil
+	for range envInt("BENCH_SCALE_CHANGES", 100) {
+		i := rng.Intn(nSvc)
+		s := slices[i].DeepCopy()
+		if len(s.Endpoints) > nEP {
+			s.Endpoints = s.Endpoints[:nEP]
+		} else {
+			e := *s.Endpoints[0].DeepCopy()
+			e.Addresses = []string{epIP(next % 65000)}
+			next++
+			s.Endpoints = append(s.Endpoints, e)
+		}
+		slices[i] = s
+		key := "bench/" + s.Labels[discoveryv1.LabelServiceName]
+		n := count()
+		t0 := time.Now()
+		if _, err := client.DiscoveryV1().EndpointSlices("bench").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got := waitSync(n, func(s synced) bool { return s.keys[key] })
+		lat = append(lat, got.at.Sub(t0))
+		took = append(took, got.took)
+		time.Sleep(time.Duration(rng.Intn(5)) * time.Millisecond)
+	}
+	t.Logf("scale change (endpoint count ±1) → transaction done, %d changes: p50 %v p90 %v p99 %v max %v",
 		len(lat), pct(lat, .5), pct(lat, .9), pct(lat, .99), pct(lat, 1))
 	t.Logf("partial sync time alone: p50 %v p99 %v", pct(took, .5), pct(took, .99))
 
