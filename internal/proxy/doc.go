@@ -7,10 +7,15 @@
 //   - ClusterIPs, NodePorts (on the node port addresses), externalIPs and
 //     LoadBalancer ingress IPs are matched in verdict maps (service-ips,
 //     service-nodeports) that go to per-Service-port chains; those pick
-//     an endpoint with a cascade of numgen rules and DNAT. (Upstream uses
-//     a numgen vmap and a chain per endpoint; at 10,000 Services that
-//     costs seconds per sync on nft 1.0.x, see docs/benchmarks.md.
-//     Endpoint chains exist here only for ClientIP affinity.)
+//     an endpoint with one rule, `dnat ip to numgen random mod N offset K
+//     map @endpoints-M`, over the chain's block of keys in a shared map
+//     of endpoint address and port (picks.go). Upstream uses a numgen
+//     vmap and a chain per endpoint; at 10,000 Services that costs
+//     seconds per sync, and every rule with a DNAT or jump is walked
+//     again by the kernel's validation of the table on each commit that
+//     adds such a rule. Here an endpoint replaced is two map elements and
+//     no rule (see docs/benchmarks.md). Endpoint chains exist only for
+//     ClientIP affinity.
 //   - externalTrafficPolicy Local keeps the client's address and uses only
 //     this node's endpoints (pods and the node itself still reach every
 //     endpoint, as through a load balancer); its healthCheckNodePort is
@@ -34,7 +39,9 @@
 //
 // Syncs: informer handlers only mark a Service dirty (a slice marks its
 // Service). One goroutine syncs, at most once per MinSyncPeriod, writing
-// one atomic nftables transaction. A sync rewrites only the dirty
+// one atomic nftables transaction as an nfnetlink batch on a socket it
+// keeps open (netlink.go; the nft binary is used only to delete the
+// table). A sync rewrites only the dirty
 // Services' chains and map elements (partial sync); the first sync, every
 // SyncPeriod, after a failure and when the node's zone changes, the whole
 // table is rewritten (full sync). A bad Service or slice (an address that

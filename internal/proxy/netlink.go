@@ -91,8 +91,10 @@ func (w nftWriter) write(ctx context.Context, t *nfTx) error {
 }
 
 // nlSeq numbers netlink messages across writers, so replies can be told
-// apart from those of an earlier batch.
-var nlSeq atomic.Uint32
+// apart from those of an earlier batch; each batch takes a range. nlSetID
+// numbers sets made in a batch (the kernel wants an ID; ours are found by
+// name).
+var nlSeq, nlSetID atomic.Uint32
 
 const (
 	nftFamily         = unix.NFPROTO_IPV4
@@ -227,9 +229,8 @@ func (w *nlWriter) write(ctx context.Context, tx *nfTx) error {
 // nlBatch is a batch being built: the messages, and the operation each
 // one carries (to name it in an error).
 type nlBatch struct {
-	buf   []byte
-	first uint32 // sequence number of the first message
-	ops   []txOp // by sequence number - first
+	buf []byte
+	ops []txOp // one per message
 	// The open element message, while elements of one set follow each
 	// other: they share a message, as in nft.
 	elems     []byte
@@ -415,7 +416,7 @@ func (b *nlBatch) set(op txOp, name, typ string, timeout *time.Duration) error {
 	if st.isMap {
 		attrs = append(attrs, attr(unix.NFTA_SET_DATA_TYPE, be32(st.dataType)), attr(unix.NFTA_SET_DATA_LEN, be32(st.dataLen)))
 	}
-	attrs = append(attrs, attr(unix.NFTA_SET_ID, be32(nlSeq.Add(1))))
+	attrs = append(attrs, attr(unix.NFTA_SET_ID, be32(nlSetID.Add(1))))
 	if timeout != nil {
 		attrs = append(attrs, attr(unix.NFTA_SET_TIMEOUT, be64(uint64(timeout.Milliseconds()))))
 	}
@@ -524,17 +525,11 @@ func elemKeyBytes(parts []string) ([]byte, error) {
 
 var l4protos = map[string]byte{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP, "sctp": unix.IPPROTO_SCTP}
 
-// msg appends one nftables message; the batch framing is added by send.
+// msg appends one nftables message; send numbers the messages and adds
+// the batch framing.
 func (b *nlBatch) msg(op txOp, typ int, flags uint16, attrs ...[]byte) {
-	seq := nlSeq.Add(1)
-	if len(b.ops) == 0 {
-		b.first = seq
-	} else {
-		// Sequence numbers are taken in a row (one batch at a time).
-		seq = b.first + uint32(len(b.ops))
-	}
 	b.ops = append(b.ops, op)
-	b.buf = appendMsg(b.buf, uint16(unix.NFNL_SUBSYS_NFTABLES<<8|typ), unix.NLM_F_REQUEST|flags, seq, nftFamily, attrs...)
+	b.buf = appendMsg(b.buf, uint16(unix.NFNL_SUBSYS_NFTABLES<<8|typ), unix.NLM_F_REQUEST|flags, 0, nftFamily, attrs...)
 }
 
 // describe names the operation a message carried, for errors.
@@ -581,13 +576,20 @@ func appendMsg(buf []byte, typ, flags uint16, seq uint32, family byte, attrs ...
 // reply. Errors come as replies to the message that failed, or, when the
 // commit itself fails, to the batch's first message.
 func (b *nlBatch) send(ctx context.Context, fd int) error {
-	begin := b.first - 1
+	// Sequence numbers: begin, then one per message, then the end.
+	n := uint32(len(b.ops))
+	begin := nlSeq.Add(n+2) - n - 2
+	first, lastSeq := begin+1, begin+n
 	var out []byte
 	out = appendMsg(out, unix.NFNL_MSG_BATCH_BEGIN, unix.NLM_F_REQUEST, begin, unix.AF_UNSPEC)
-	// Ask for an acknowledgement of the last nftables message.
-	last := b.buf[lastMsgOffset(b.buf):]
-	lastSeq := binary.NativeEndian.Uint32(last[8:])
-	binary.NativeEndian.PutUint16(last[6:], binary.NativeEndian.Uint16(last[6:])|unix.NLM_F_ACK)
+	for off, seq := 0, first; off < len(b.buf); seq++ {
+		binary.NativeEndian.PutUint32(b.buf[off+8:], seq)
+		if seq == lastSeq {
+			// Ask for an acknowledgement of the last message only.
+			binary.NativeEndian.PutUint16(b.buf[off+6:], binary.NativeEndian.Uint16(b.buf[off+6:])|unix.NLM_F_ACK)
+		}
+		off += (int(binary.NativeEndian.Uint32(b.buf[off:])) + 3) &^ 3
+	}
 	out = append(out, b.buf...)
 	out = appendMsg(out, unix.NFNL_MSG_BATCH_END, unix.NLM_F_REQUEST, lastSeq+1, unix.AF_UNSPEC)
 
@@ -631,7 +633,7 @@ func (b *nlBatch) send(ctx context.Context, fd int) error {
 			}
 			if errno := -int32(binary.NativeEndian.Uint32(m.Data)); errno != 0 {
 				what := "commit"
-				if i := int(seq - b.first); seq != begin && i >= 0 && i < len(b.ops) {
+				if i := int(seq - first); seq != begin && i >= 0 && i < len(b.ops) {
 					what = describe(b.ops[i])
 				}
 				errs = append(errs, fmt.Errorf("%s: %w", what, unix.Errno(errno)))
@@ -655,18 +657,6 @@ type ioError struct{ err error }
 
 func (e ioError) Error() string { return e.err.Error() }
 func (e ioError) Unwrap() error { return e.err }
-
-// lastMsgOffset finds where the last message in buf starts.
-func lastMsgOffset(buf []byte) int {
-	off := 0
-	for {
-		l := int(binary.NativeEndian.Uint32(buf[off:]))
-		if off+l >= len(buf) {
-			return off
-		}
-		off += (l + 3) &^ 3
-	}
-}
 
 func attr(typ uint16, data []byte) []byte {
 	l := 4 + len(data)

@@ -110,8 +110,8 @@ func New(cfg Config) (*Proxier, error) {
 	if cfg.Client == nil {
 		return nil, ErrNoClient
 	}
-	// Listing through netlink instead of `nft --json list`: with
-	// thousands of chains nft takes about a second to list them.
+	// knftables (the nft binary) only deletes the table at the end;
+	// syncs and listings go through nlWriter.
 	nft, err := knftables.New(knftables.IPv4Family, tableName, knftables.UseNetlink)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: nftables: %w", err)

@@ -222,8 +222,8 @@ type ruleContext struct {
 // addServicePort writes the rules of one Service port into r, as
 // upstream's nftables proxier lays them out: the ClusterIP goes to the
 // internal policy chain, node ports, external and load balancer IPs to
-// the external chain, and both end in a numgen over endpoint chains that
-// DNAT. Services without usable endpoints get no-endpoint verdicts
+// the external chain, and both end in a random pick of an endpoint and a
+// DNAT (endpointRules). Services without usable endpoints get no-endpoint verdicts
 // (reject, or drop under a Local policy with no local endpoints).
 func (r *svcRules) addServicePort(sp *servicePort, eps []*endpoint, rc ruleContext) {
 	name := sp.name()
@@ -353,15 +353,16 @@ func (r *svcRules) addServicePort(sp *servicePort, eps []*endpoint, rc ruleConte
 // uniform random pick among the endpoints.
 //
 // Without affinity the pick is one rule, `dnat ip to numgen random mod N
-// offset K map @endpoints-M`, over the chain's block of keys K … K+N-1 in
-// endpoints map M (see pickBlocks). Upstream picks with a `numgen vmap` to a chain per
-// endpoint; at 10,000 Services that costs seconds per sync (each vmap is
-// an anonymous set the kernel binds by walking the transaction, and every
-// chain is walked again whenever the kernel re-validates the table, which
-// it does on every commit that adds a rule with a jump, goto or DNAT). With
-// the map an endpoint replaced is two element changes and no rule at all,
-// so the kernel does not re-validate; a changed endpoint count rewrites
-// one short rule.
+// offset K map @endpoints-M`, over the chain's block of keys K … K+N-1
+// in endpoints map M (see pickBlocks). Upstream picks with a `numgen
+// vmap` to a chain per endpoint; at 10,000 Services that costs seconds
+// per sync (each vmap is an anonymous set the kernel binds by walking the
+// transaction, and every rule reachable from a base chain is walked again
+// whenever the kernel re-validates the table, which it does on every
+// commit that adds a rule with a jump, goto or DNAT, or a jump or goto
+// element). With the map an endpoint replaced is element changes and no
+// rule, so the kernel does not re-validate; a changed endpoint count
+// rewrites one short rule.
 //
 // With affinity, a cascade of rules (1/n, then 1/(n-1), ... then the last)
 // goes to per-endpoint chains that record the client and DNAT.
