@@ -33,3 +33,39 @@ ln -sf dnsutils $d/usr/bin/getent
 
 mkdir -p "$WORK/images"
 "$KIT/mkimage.sh" "$REF" "$WORK/images/glibc-dns-testing.tar" "$d" '["sh"]'
+
+# The kit's agnhost stand-in (busybox rootfs) lacks what the specs run in
+# agnhost pods besides the agnhost binary: an nc that takes -v, -t, -u and
+# -z (busybox's does not; the Service specs probe with `nc -v -t -w 2`),
+# and dig and getent (the DNS specs' musl probes). Add Debian's
+# netcat-openbsd (with its shared libraries, as the kit adds curl) and the
+# dnsutils links to the kit's agnhost images, keeping their names, command
+# and entrypoint.
+if [ -x /bin/nc.openbsd ]; then
+	for img in agnhost agnhost-prev; do
+		tar=$WORK/images/$img.tar
+		[ -f "$tar" ] || continue
+		a=$W/$img
+		mkdir -p $a/unpacked $a/rootfs
+		tar -C $a/unpacked -xf "$tar"
+		ref=$(sed -E 's/.*"RepoTags":\["([^"]+)"\].*/\1/' $a/unpacked/manifest.json)
+		for layer in $(grep -o '[0-9a-f]\{64\}/layer.tar' $a/unpacked/manifest.json); do
+			tar -C $a/rootfs -xf $a/unpacked/$layer
+		done
+		mkdir -p $a/rootfs/usr/bin
+		# Replace the busybox links, never write through them.
+		rm -f $a/rootfs/usr/bin/nc $a/rootfs/usr/bin/dig $a/rootfs/usr/bin/getent $a/rootfs/usr/bin/dnsutils
+		cp /bin/nc.openbsd $a/rootfs/usr/bin/nc
+		for lib in $(ldd /bin/nc.openbsd | grep -o '/[^ ]*'); do
+			mkdir -p "$a/rootfs$(dirname "$lib")"
+			rm -f "$a/rootfs$lib"
+			cp -L "$lib" "$a/rootfs$lib"
+		done
+		cp "$d/usr/bin/dnsutils" $a/rootfs/usr/bin/dnsutils
+		ln -sf dnsutils $a/rootfs/usr/bin/dig
+		ln -sf dnsutils $a/rootfs/usr/bin/getent
+		"$KIT/mkimage.sh" "$ref" "$tar" $a/rootfs '["pause"]' '["/agnhost"]'
+	done
+else
+	echo "build.sh: no /bin/nc.openbsd (apt-get install netcat-openbsd): agnhost keeps busybox's nc" >&2
+fi
