@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,8 +37,9 @@ import (
 // (an RCU grace period, ~10 ms), which would otherwise be paid by every
 // sync.
 type nlWriter struct {
-	mu sync.Mutex // guards fd; held for a whole transaction
-	fd int        // -1 when closed
+	mu    sync.Mutex // guards fd and rules; held for a whole transaction
+	fd    int        // -1 when closed
+	rules ruleCache
 }
 
 var _ txWriter = (*nlWriter)(nil)
@@ -206,15 +208,22 @@ func (w *nlWriter) reset() {
 }
 
 func (w *nlWriter) write(ctx context.Context, tx *nfTx) error {
-	var b nlBatch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rules := 0
+	for _, op := range tx.ops {
+		if _, ok := op.obj.(*knftables.Rule); ok {
+			rules++
+		}
+	}
+	w.rules.generation(rules)
+	b := nlBatch{rules: &w.rules}
 	if err := b.add(tx.ops); err != nil {
 		return err
 	}
 	if len(b.ops) == 0 {
 		return nil
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if err := w.open(); err != nil {
 		return err
 	}
@@ -229,14 +238,16 @@ func (w *nlWriter) write(ctx context.Context, tx *nfTx) error {
 // nlBatch is a batch being built: the messages, and the operation each
 // one carries (to name it in an error).
 type nlBatch struct {
-	buf []byte
-	ops []txOp // one per message
+	buf   []byte
+	ops   []txOp     // one per message
+	rules *ruleCache // nil: none
 	// The open element message, while elements of one set follow each
 	// other: they share a message, as in nft.
 	elems     []byte
 	elemsVerb int
 	elemsSet  string
 	elemsOp   txOp
+	elemsBuf  []byte // a finished element message's buffer, for the next
 }
 
 // maxElemBytes bounds the elements in one message: a netlink attribute
@@ -244,13 +255,47 @@ type nlBatch struct {
 const maxElemBytes = 48 << 10
 
 func (b *nlBatch) add(ops []txOp) error {
-	for _, op := range ops {
-		if err := b.op(op); err != nil {
+	for i := 0; i < len(ops); {
+		// A run of element adds (or deletes) is written set by set: one
+		// message per set instead of one per change of set, as the
+		// kernel looks the set up by name in a list for each message.
+		// Elements of a run do not depend on each other.
+		j := i + 1
+		if elementOp(ops[i]) {
+			for j < len(ops) && elementOp(ops[j]) && ops[j].verb == ops[i].verb {
+				j++
+			}
+			run := slices.Clone(ops[i:j])
+			slices.SortStableFunc(run, func(a, b txOp) int {
+				return strings.Compare(elemContainer(a.obj.(*knftables.Element)), elemContainer(b.obj.(*knftables.Element)))
+			})
+			for _, op := range run {
+				if err := b.op(op); err != nil {
+					return err
+				}
+			}
+			i = j
+			continue
+		}
+		if err := b.op(ops[i]); err != nil {
 			return err
 		}
+		i = j
 	}
 	b.endElems()
 	return nil
+}
+
+func elementOp(op txOp) bool {
+	_, ok := op.obj.(*knftables.Element)
+	return ok && op.verb != opFlush
+}
+
+func elemContainer(e *knftables.Element) string {
+	if e.Set != "" {
+		return e.Set
+	}
+	return e.Map
 }
 
 func (b *nlBatch) op(op txOp) error {
@@ -304,17 +349,9 @@ func (b *nlBatch) op(op txOp) error {
 		if op.verb != opAdd {
 			return fmt.Errorf("netlink: rules are only added")
 		}
-		exprs, err := ruleExprs(o.Rule)
+		list, err := b.rules.encode(o.Rule)
 		if err != nil {
 			return fmt.Errorf("chain %s: %w", o.Chain, err)
-		}
-		var list []byte
-		for _, e := range exprs {
-			data, err := expr.Marshal(nftFamily, e)
-			if err != nil {
-				return fmt.Errorf("rule %q: %w", o.Rule, err)
-			}
-			list = append(list, attr(unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, data)...)
 		}
 		b.msg(op, unix.NFT_MSG_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_APPEND,
 			strAttr(unix.NFTA_RULE_TABLE, tableName), strAttr(unix.NFTA_RULE_CHAIN, o.Chain),
@@ -323,6 +360,49 @@ func (b *nlBatch) op(op txOp) error {
 		return fmt.Errorf("netlink: cannot write %T", op.obj)
 	}
 	return nil
+}
+
+// ruleCache keeps the encoded expressions of rules written lately: a
+// full sync writes the same rules again, and parsing and encoding them
+// was a fifth of its time at 10,000 Services. Two generations: a write
+// with at least half as many rules as the newer one holds (a full sync)
+// starts another, so rules no longer written are forgotten.
+type ruleCache struct{ cur, old map[string][]byte }
+
+// generation starts a new generation if a write of n rules asks for it.
+func (c *ruleCache) generation(n int) {
+	if c.cur == nil || (n >= 1024 && n >= len(c.cur)/2) {
+		c.old, c.cur = c.cur, map[string][]byte{}
+	}
+}
+
+// encode returns a rule's expressions as NFTA_RULE_EXPRESSIONS holds them.
+// The result is shared: callers only copy it.
+func (c *ruleCache) encode(rule string) ([]byte, error) {
+	if c == nil {
+		c = &ruleCache{cur: map[string][]byte{}}
+	}
+	if list, ok := c.cur[rule]; ok {
+		return list, nil
+	}
+	if list, ok := c.old[rule]; ok {
+		c.cur[rule] = list
+		return list, nil
+	}
+	exprs, err := ruleExprs(rule)
+	if err != nil {
+		return nil, err
+	}
+	var list []byte
+	for _, e := range exprs {
+		data, err := expr.Marshal(nftFamily, e)
+		if err != nil {
+			return nil, fmt.Errorf("rule %q: %w", rule, err)
+		}
+		list = append(list, attr(unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, data)...)
+	}
+	c.cur[rule] = list
+	return list, nil
 }
 
 // baseChainHook gives a base chain's hook number and numeric priority
@@ -428,10 +508,19 @@ func (b *nlBatch) set(op txOp, name, typ string, timeout *time.Duration) error {
 // element adds one element add or delete to the open element message of
 // its set, or starts one.
 func (b *nlBatch) element(op txOp, e *knftables.Element) error {
-	container := e.Set
-	if container == "" {
-		container = e.Map
+	container := elemContainer(e)
+	verb := unix.NFT_MSG_NEWSETELEM
+	if op.verb == opDelete {
+		verb = unix.NFT_MSG_DELSETELEM
 	}
+	if b.elems != nil && (b.elemsVerb != verb || b.elemsSet != container || len(b.elems) > maxElemBytes) {
+		b.endElems()
+	}
+	if b.elems == nil {
+		b.elems, b.elemsVerb, b.elemsSet, b.elemsOp = b.elemsBuf[:0], verb, container, op
+	}
+	// Encoded in place: a full sync has tens of thousands of elements.
+	var scratch [16]byte
 	var key []byte
 	var err error
 	if isEndpointsMap(container) {
@@ -442,22 +531,33 @@ func (b *nlBatch) element(op txOp, e *knftables.Element) error {
 		} else {
 			err = fmt.Errorf("key %q", e.Key)
 		}
-		key = binary.NativeEndian.AppendUint32(nil, uint32(n))
+		key = binary.NativeEndian.AppendUint32(scratch[:0], uint32(n))
 	} else {
-		key, err = elemKeyBytes(e.Key)
+		key, err = appendKey(scratch[:0], e.Key...)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", container, err)
 	}
-	item := attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_KEY, attr(unix.NFTA_DATA_VALUE, key))
-	if isEndpointsMap(container) && op.verb == opAdd {
+	buf, item := beginAttr(b.elems, unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM)
+	buf, k := beginAttr(buf, unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_KEY)
+	buf = endAttr(appendAttr(buf, unix.NFTA_DATA_VALUE, key), k)
+	switch {
+	case op.verb != opAdd || e.Map == "":
+	case isEndpointsMap(container):
 		// "address . port"
-		data, err := elemKeyBytes(strings.Split(strings.Join(e.Value, " . "), " . "))
+		if len(e.Value) != 1 {
+			return fmt.Errorf("%s: value %q", container, e.Value)
+		}
+		addr, port, _ := strings.Cut(e.Value[0], " . ")
+		data, err := appendKey(scratch[:0], addr, port)
 		if err != nil {
 			return fmt.Errorf("%s: %w", container, err)
 		}
-		item = append(item, attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_DATA, attr(unix.NFTA_DATA_VALUE, data))...)
-	} else if e.Map != "" && op.verb == opAdd {
+		buf, d := beginAttr(buf, unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_DATA)
+		buf = endAttr(appendAttr(buf, unix.NFTA_DATA_VALUE, data), d)
+		b.elems = endAttr(buf, item)
+		return nil
+	default:
 		if len(e.Value) != 1 {
 			return fmt.Errorf("%s: verdict %q", container, e.Value)
 		}
@@ -465,23 +565,20 @@ func (b *nlBatch) element(op txOp, e *knftables.Element) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", container, err)
 		}
-		vd := attr(unix.NFTA_VERDICT_CODE, be32(uint32(int32(v.Kind))))
+		buf, d := beginAttr(buf, unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_DATA)
+		buf, vd := beginAttr(buf, unix.NLA_F_NESTED|unix.NFTA_DATA_VERDICT)
+		buf = appendAttr(buf, unix.NFTA_VERDICT_CODE, binary.BigEndian.AppendUint32(scratch[:0], uint32(int32(v.Kind))))
 		if v.Chain != "" {
-			vd = append(vd, strAttr(unix.NFTA_VERDICT_CHAIN, v.Chain)...)
+			buf, c := beginAttr(buf, unix.NFTA_VERDICT_CHAIN)
+			buf = append(append(buf, v.Chain...), 0)
+			buf = endAttr(buf, c)
+			b.elems = endAttr(endAttr(endAttr(buf, vd), d), item)
+			return nil
 		}
-		item = append(item, attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_DATA, attr(unix.NLA_F_NESTED|unix.NFTA_DATA_VERDICT, vd))...)
+		b.elems = endAttr(endAttr(endAttr(buf, vd), d), item)
+		return nil
 	}
-	verb := unix.NFT_MSG_NEWSETELEM
-	if op.verb == opDelete {
-		verb = unix.NFT_MSG_DELSETELEM
-	}
-	if b.elems != nil && (b.elemsVerb != verb || b.elemsSet != container || len(b.elems) > maxElemBytes) {
-		b.endElems()
-	}
-	if b.elems == nil {
-		b.elems, b.elemsVerb, b.elemsSet, b.elemsOp = []byte{}, verb, container, op
-	}
-	b.elems = append(b.elems, attr(unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, item)...)
+	b.elems = endAttr(buf, item)
 	return nil
 }
 
@@ -497,13 +594,12 @@ func (b *nlBatch) endElems() {
 	b.msg(b.elemsOp, b.elemsVerb, flags,
 		strAttr(unix.NFTA_SET_ELEM_LIST_TABLE, tableName), strAttr(unix.NFTA_SET_ELEM_LIST_SET, b.elemsSet),
 		attr(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_LIST_ELEMENTS, b.elems))
-	b.elems = nil
+	b.elemsBuf, b.elems = b.elems, nil // copied into b.buf; reused
 }
 
-// elemKeyBytes encodes a set key as the kernel stores it: each part in
+// appendKey appends a set key as the kernel stores it: each part in
 // network byte order, padded to 4 bytes (nftables registers are 32 bits).
-func elemKeyBytes(parts []string) ([]byte, error) {
-	var out []byte
+func appendKey(out []byte, parts ...string) ([]byte, error) {
 	for _, p := range parts {
 		if a, err := netip.ParseAddr(p); err == nil && a.Is4() {
 			b := a.As4()
@@ -657,6 +753,27 @@ type ioError struct{ err error }
 
 func (e ioError) Error() string { return e.err.Error() }
 func (e ioError) Unwrap() error { return e.err }
+
+// beginAttr starts a (nested) attribute at the end of buf; endAttr, given
+// what beginAttr returned, sets its length and pads it.
+func beginAttr(buf []byte, typ uint16) ([]byte, int) {
+	start := len(buf)
+	buf = binary.NativeEndian.AppendUint16(buf, 0)
+	return binary.NativeEndian.AppendUint16(buf, typ), start
+}
+
+func endAttr(buf []byte, start int) []byte {
+	binary.NativeEndian.PutUint16(buf[start:], uint16(len(buf)-start))
+	for len(buf)%4 != 0 {
+		buf = append(buf, 0)
+	}
+	return buf
+}
+
+func appendAttr(buf []byte, typ uint16, data []byte) []byte {
+	buf, start := beginAttr(buf, typ)
+	return endAttr(append(buf, data...), start)
+}
 
 func attr(typ uint16, data []byte) []byte {
 	l := 4 + len(data)

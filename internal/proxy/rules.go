@@ -204,7 +204,7 @@ func (r *svcRules) rule(chain string, parts ...string) {
 // nftables' limit; the hash keeps cut names unique.
 func chainName(prefix, name string) string {
 	sum := sha256.Sum256([]byte(name))
-	s := prefix + base32.StdEncoding.EncodeToString(sum[:])[:8] + "-" + name
+	s := prefix + base32.StdEncoding.EncodeToString(sum[:5]) + "-" + name // 8 characters
 	if len(s) > 250 {
 		s = s[:247] + "..."
 	}
