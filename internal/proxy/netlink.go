@@ -371,7 +371,7 @@ type ruleCache struct{ cur, old map[string][]byte }
 
 // generation starts a new generation if a write of n rules asks for it.
 func (c *ruleCache) generation(n int) {
-	if c.cur == nil || (n >= 1024 && n >= len(c.cur)/2) {
+	if c.cur == nil || n >= len(c.cur)/2 {
 		c.old, c.cur = c.cur, map[string][]byte{}
 	}
 }
