@@ -39,7 +39,11 @@ func goldenTx(t *testing.T, path string) *nfTx {
 		}
 		switch verb {
 		case "add table":
-			tx.add(&knftables.Table{Comment: ptr.To(strings.Trim(field("comment"), `"`))})
+			tbl := &knftables.Table{}
+			if c := field("comment"); c != "" {
+				tbl.Comment = ptr.To(strings.Trim(c, `"`))
+			}
+			tx.add(tbl)
 		case "add chain":
 			c := &knftables.Chain{Name: name}
 			if typ := field("type"); typ != "" {
@@ -145,6 +149,36 @@ func testNetlinkMatchesNft(t *testing.T, goldens []string) {
 		}
 		if got := list(); normalizeListing(got) != normalizeListing(want) {
 			t.Errorf("%s: over netlink the table lists as\n%s\nwant (nft)\n%s", g, got, want)
+		}
+	}
+	// Forms the goldens lack: prefixes off and on byte boundaries, other
+	// protocols.
+	extra := filepath.Join(t.TempDir(), "extra.nft")
+	script := "add table ip " + tableName + "\nadd chain ip " + tableName + " c\nadd chain ip " + tableName + " d\n" +
+		"add map ip " + tableName + " endpoints-0 { typeof numgen random mod 1 : ip daddr . th dport ; }\n"
+	for _, r := range []string{
+		"ip saddr 10.42.0.0/15 goto d", "ip saddr 10.0.0.0/8 goto d", "ip saddr 10.42.7.0/24 goto d",
+		"ip saddr != 10.42.0.0/17 jump d", "ip daddr 10.43.0.7 drop", "ip saddr 0.0.0.0/0 goto d",
+		"meta l4proto udp dnat to 10.42.0.5:53", "meta l4proto sctp dnat ip to numgen random mod 7 offset 9 map @endpoints-0",
+	} {
+		script += "add rule ip " + tableName + " c " + r + "\n"
+	}
+	if err := os.WriteFile(extra, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goldens = []string{extra}
+	for _, g := range goldens {
+		drop()
+		b, _ := os.ReadFile(g)
+		nftRun(string(b))
+		want := list()
+		drop()
+		if err := nl.write(ctx, goldenTx(t, g)); err != nil {
+			t.Errorf("%s over netlink: %v", script, err)
+			continue
+		}
+		if got := list(); normalizeListing(got) != normalizeListing(want) {
+			t.Errorf("over netlink the table lists as\n%s\nwant (nft)\n%s", got, want)
 		}
 	}
 	// A batch the kernel refuses is refused whole, with the reason.
