@@ -80,6 +80,9 @@ func main() {
 	var tp, tf int
 	for _, s := range sigs {
 		c := counts[s]
+		if c.passed+c.failed == 0 {
+			continue // every spec of it skipped
+		}
 		fmt.Printf("%-28s %4d passed %4d failed\n", s, c.passed, c.failed)
 		tp, tf = tp+c.passed, tf+c.failed
 	}
