@@ -137,24 +137,23 @@ func deletePod(t *testing.T, ns string, pod *corev1.Pod) {
 	if _, err := client.CoreV1().Pods(ns).Get(context.Background(), pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("pod still there after delete: %v", err)
 	}
-	// The agent removes runtime objects after the API object is gone:
-	// give it its relist period, bounded.
+	// The agent removes runtime objects after the API object is gone,
+	// then the pod's directory, then its cgroups: give it its relist
+	// period, bounded.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		sbs, cs := runtimeObjects(t, pod.UID)
 		_, dirErr := os.Stat(filepath.Join(agentData, "agent", "pods", string(pod.UID)))
-		if len(sbs) == 0 && len(cs) == 0 && os.IsNotExist(dirErr) {
-			break
+		matches, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/memory", cgroupRoot, "*", "pod"+string(pod.UID)))
+		more, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/memory", cgroupRoot, "pod"+string(pod.UID)))
+		cgroups := append(matches, more...)
+		if len(sbs) == 0 && len(cs) == 0 && os.IsNotExist(dirErr) && len(cgroups) == 0 {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after delete: sandboxes %v, containers %v, pod dir: %v", sbs, cs, dirErr)
+			t.Fatalf("after delete: sandboxes %v, containers %v, pod dir: %v, pod cgroups left behind: %v", sbs, cs, dirErr, cgroups)
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-	matches, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/memory", cgroupRoot, "*", "pod"+string(pod.UID)))
-	more, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/memory", cgroupRoot, "pod"+string(pod.UID)))
-	if len(matches)+len(more) > 0 {
-		t.Errorf("pod cgroups left behind: %v %v", matches, more)
 	}
 }
 
