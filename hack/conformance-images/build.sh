@@ -61,6 +61,15 @@ if [ -x /bin/nc.openbsd ]; then
 			rm -f "$a/rootfs$lib"
 			cp -L "$lib" "$a/rootfs$lib"
 		done
+		# Debian's busybox sh runs its own applets before anything on PATH,
+		# so a real nc could never win from `sh -c`: /bin/sh becomes dash.
+		rm -f $a/rootfs/bin/sh
+		cp /bin/dash $a/rootfs/bin/sh
+		for lib in $(ldd /bin/dash | grep -o '/[^ ]*'); do
+			mkdir -p "$a/rootfs$(dirname "$lib")"
+			rm -f "$a/rootfs$lib"
+			cp -L "$lib" "$a/rootfs$lib"
+		done
 		cp "$d/usr/bin/dnsutils" $a/rootfs/usr/bin/dnsutils
 		ln -sf dnsutils $a/rootfs/usr/bin/dig
 		ln -sf dnsutils $a/rootfs/usr/bin/getent
