@@ -62,7 +62,7 @@ up() {
 		fi
 	done
 	in_ns srv "$BIN" server --data-dir "$DIR/srv" --node-name srv --bind-address "${IP[srv]}" \
-		--advertise-address "${IP[srv]}" --tls-san "${IP[srv]}" --flannel-backend "$backend" \
+		--advertise-address "${IP[srv]}" --flannel-backend "$backend" \
 		>"$DIR/srv.log" 2>&1 &
 	echo $! >"$DIR/srv.pid"
 	for _ in $(seq 300); do [[ -s $DIR/srv/token && -s $DIR/srv/admin.kubeconfig ]] && break; sleep 0.2; done

@@ -207,7 +207,13 @@ func (s *Server) Run(ctx context.Context) error {
 	// Certificates are made while etcd starts.
 	bundleCh := make(chan error, 1)
 	go func() {
-		b, err := pki.Ensure(filepath.Join(s.cfg.DataDir, "tls"), pki.Options{SANs: s.cfg.TLSSANs, ServiceCIDRs: []*net.IPNet{serviceNet}})
+		exclude := []*net.IPNet{serviceNet}
+		if _, pods, err := net.ParseCIDR(s.cfg.ClusterCIDR); err == nil {
+			exclude = append(exclude, pods)
+		}
+		b, err := pki.Ensure(filepath.Join(s.cfg.DataDir, "tls"), pki.Options{
+			SANs: servingSANs(s.cfg, hostAddresses(), exclude), ServiceCIDRs: []*net.IPNet{serviceNet},
+		})
 		s.bundle = b
 		bundleCh <- err
 	}()
