@@ -201,6 +201,14 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if err != nil {
 		return err
 	}
+	// The serving certificate through a CSR once the Node has its
+	// addresses; the self-signed one serves until then.
+	certs := NewServingCertManager(ServingCertConfig{
+		Client: client, NodeName: cfg.NodeName, Dir: filepath.Join(dir, "pki"),
+		SetCertificate: srv.SetCertificate, Logger: cfg.Logger,
+	})
+	wg.Add(1)
+	go func() { defer wg.Done(); certs.Run(ctx) }()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -42,10 +43,12 @@ import (
 // attach and port-forward; the HTTP method names the verb). Decisions are
 // cached: allowed for 5 min, denied for 30 s, as upstream's defaults.
 //
-// Serving certificate: self-signed, made at each start. The API server does
-// not verify kubelet serving certificates (upstream's behaviour when
-// --kubelet-certificate-authority is unset), so none needs signing by the
-// cluster CA.
+// Serving certificate: self-signed, made at each start, until
+// SetCertificate gives another; RunAgent's ServingCertManager gets one
+// signed by the cluster's kubernetes.io/kubelet-serving signer through a
+// CertificateSigningRequest and renews it (upstream's
+// --rotate-server-certificates). The certificate is chosen per handshake,
+// so a new one applies without a restart.
 
 // ServerConfig configures the agent's HTTPS server. Listener, ClientCAs,
 // Authorizer and Runtime are required.
@@ -94,6 +97,8 @@ type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
 	srv *http.Server
+	// cert is the serving certificate.
+	cert atomic.Pointer[tls.Certificate]
 }
 
 // ErrServerConfig is returned by NewServer for a missing required field.
@@ -118,20 +123,33 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "kubelet-server")}
+	s.cert.Store(&cert)
 	s.srv = &http.Server{
 		Handler: s.handler(),
 		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			ClientAuth:   tls.VerifyClientCertIfGiven,
-			ClientCAs:    cfg.ClientCAs,
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"http/1.1"},
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return s.cert.Load(), nil
+			},
+			ClientAuth: tls.VerifyClientCertIfGiven,
+			ClientCAs:  cfg.ClientCAs,
+			MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"http/1.1"},
 		},
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil
 }
+
+// SetCertificate makes c the serving certificate of new connections.
+func (s *Server) SetCertificate(c *tls.Certificate) {
+	if c != nil {
+		s.cert.Store(c)
+	}
+}
+
+// Certificate is the current serving certificate.
+func (s *Server) Certificate() *tls.Certificate { return s.cert.Load() }
 
 // Port is the port the server listens on.
 func (s *Server) Port() int { return s.cfg.Listener.Addr().(*net.TCPAddr).Port }
