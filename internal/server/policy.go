@@ -73,6 +73,13 @@ func policyObjects() []runtime.Object {
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "skiff:certificatesigningrequests:selfnodeserving"},
 			Subjects:   nodes,
 		},
+		// The approver (certificate-controller) may approve for the
+		// kubelet-serving signer, which upstream's policy does not bind.
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "skiff:kubelet-serving-approver"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:certificates.k8s.io:kubelet-serving-approver"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: metav1.NamespaceSystem, Name: "certificate-controller"}},
+		},
 	)
 	for _, roles := range rbac.BootstrapRoles() {
 		for _, r := range roles {

@@ -28,6 +28,8 @@ var skiffOnly = map[string]string{
 		"upstream leaves this binding to the installer (kubeadm binds selfnodeclient to system:nodes the same way)",
 	"ClusterRoleBinding/skiff:node-serving-cert": "nodes request their serving certificates through CSRs, " +
 		"which Skiff's approver approves (upstream leaves kubelet-serving requests to an external approver)",
+	"ClusterRoleBinding/skiff:kubelet-serving-approver": "the approver (certificate-controller) approves nodes' " +
+		"kubelet-serving requests; upstream binds that signer's approver role to no one",
 	"ClusterRole/skiff:certificatesigningrequests:selfnodeserving": "the permission the approver checks " +
 		"before approving a node's own kubelet-serving request (see internal/controller/certificates)",
 }
