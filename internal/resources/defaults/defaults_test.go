@@ -151,6 +151,14 @@ func TestDefault(t *testing.T) {
 			},
 		},
 		{
+			name: "affinity switched off drops its config",
+			obj: &corev1.Service{Spec: corev1.ServiceSpec{SessionAffinity: corev1.ServiceAffinityNone,
+				SessionAffinityConfig: &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{}}}},
+			check: func(t *testing.T, obj runtime.Object) {
+				expect(t, "sessionAffinityConfig", obj.(*corev1.Service).Spec.SessionAffinityConfig, (*corev1.SessionAffinityConfig)(nil))
+			},
+		},
+		{
 			name: "deployment",
 			obj:  &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: podSpec()}}},
 			check: func(t *testing.T, obj runtime.Object) {
