@@ -94,6 +94,10 @@ down() {
 			ip netns delete "skiff-$n"
 		fi
 	done
+	# Pods outlive their agent (as k3s's do): kill their shims and so
+	# their containers, which would keep the namespaces alive.
+	pkill -KILL -f "containerd-shim.*$DIR/" 2>/dev/null || true
+	for i in 1 2 3 4; do ip link delete "skiff-v$i" 2>/dev/null || true; done
 	ip link delete "$BR" 2>/dev/null || true
 	echo "cluster down; data left in $DIR"
 }
