@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/skiff-sh/skiff/internal/kubelet"
+	"github.com/skiff-sh/skiff/test/internal/testenv"
 )
 
 // TestKillall runs a pod on an agent, kills the agent (a crash: it cleans
@@ -148,18 +149,7 @@ func TestUninstall(t *testing.T) {
 // agentProcs lists the processes of the agent's containerd and shims (by
 // their data directory) and of its pods (by cgroup).
 func agentProcs(n *node) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte(n.data+"/")) {
-			pids = append(pids, pid)
-		}
-	}
+	pids := testenv.Procs(func(cmdline []byte) bool { return bytes.Contains(cmdline, []byte(n.data+"/")) })
 	cgroups, _ := os.ReadDir("/sys/fs/cgroup")
 	for _, c := range cgroups {
 		_ = filepath.WalkDir(filepath.Join("/sys/fs/cgroup", c.Name(), n.cgrp), func(path string, d os.DirEntry, err error) error {

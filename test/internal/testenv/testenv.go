@@ -147,9 +147,8 @@ func BuildStatic(pkg, out string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-// KillShims kills the containerd shims serving a containerd whose state
-// lives under dir (and so their containers), and returns their pids.
-func KillShims(dir string) []int {
+// Procs lists the processes whose command line match accepts.
+func Procs(match func(cmdline []byte) bool) []int {
 	var pids []int
 	procs, _ := os.ReadDir("/proc")
 	for _, e := range procs {
@@ -158,10 +157,21 @@ func KillShims(dir string) []int {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte("containerd-shim")) && bytes.Contains(cmdline, []byte(dir+"/")) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		if match(cmdline) {
 			pids = append(pids, pid)
 		}
+	}
+	return pids
+}
+
+// KillShims kills the containerd shims serving a containerd whose state
+// lives under dir (and so their containers), and returns their pids.
+func KillShims(dir string) []int {
+	pids := Procs(func(cmdline []byte) bool {
+		return bytes.Contains(cmdline, []byte("containerd-shim")) && bytes.Contains(cmdline, []byte(dir+"/"))
+	})
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return pids
 }
