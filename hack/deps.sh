@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 packages=(
 	etcd-server # external-datastore tests run a real etcd
 	ca-certificates
+	curl # the node and multi-node suites probe HTTP from namespaces with it
 	procps
 	# The node agent: containerd (with ctr), runc, CNI plugins and the
 	# iptables portmap and masquerading need; busybox-static builds the

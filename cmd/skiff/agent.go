@@ -18,7 +18,7 @@ import (
 // agentCommand is `skiff agent`: a node agent joining a cluster.
 func agentCommand() *cobra.Command {
 	var cfg kubelet.AgentConfig
-	var kubeconfig, serverURL, token, caFile, nodeIP, clusterDNS, labels string
+	var kubeconfig, serverURL, token, caFile, nodeIP, clusterDNS, labels, nodePortAddrs string
 	var debug bool
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -69,6 +69,7 @@ func agentCommand() *cobra.Command {
 				}
 			}
 			cfg.ClusterDNS = splitList(clusterDNS)
+			cfg.NodePortAddresses = splitList(nodePortAddrs)
 			for _, l := range splitList(labels) {
 				k, v, _ := cutLabel(l)
 				if cfg.NodeLabels == nil {
@@ -96,6 +97,7 @@ func agentCommand() *cobra.Command {
 	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/skiff", "parent cgroup of pod cgroups")
 	f.StringVar(&clusterDNS, "cluster-dns", "", "comma-separated DNS server IPs for pods with dnsPolicy ClusterFirst (default: the cluster DNS Service, 10.43.0.10)")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "", "cluster DNS domain for pods (default: the cluster's, cluster.local)")
+	f.StringVar(&nodePortAddrs, "nodeport-addresses", "", "comma-separated CIDRs (or \"primary\", the default: the node IP) where NodePorts answer, as kube-proxy's flag; include 127.0.0.0/8 for localhost NodePorts")
 	f.Var(newEvictionHardFlag(&cfg.Eviction), "eviction-hard", evictionHardUsage)
 	f.BoolVar(&debug, "debug", false, "log at debug level")
 	return cmd

@@ -54,6 +54,10 @@ type AgentConfig struct {
 	// Cluster is the cluster's shared settings (network ranges, DNS,
 	// flannel backend); nil asks the server for them.
 	Cluster *join.ClusterConfig
+	// NodePortAddresses is kube-proxy's --nodeport-addresses: where
+	// NodePorts answer (CIDRs or "primary", the default: the node's IP);
+	// a range holding 127.0.0.1 opts in to localhost NodePorts.
+	NodePortAddresses []string
 	// Eviction sets the node-pressure thresholds (see EvictionConfig;
 	// --eviction-hard).
 	Eviction EvictionConfig

@@ -71,7 +71,8 @@ func newNodeNetwork(client kubernetes.Interface, cfg AgentConfig, cluster join.C
 	p, err := proxy.New(proxy.Config{
 		Client: client, NodeName: cfg.NodeName, NodeIPs: []net.IP{nodeIP},
 		ClusterCIDR: cluster.ClusterCIDR, ServiceCIDR: cluster.ServiceCIDR,
-		Logger: cfg.Logger.With("component", "proxy"),
+		NodePortAddresses: cfg.NodePortAddresses,
+		Logger:            cfg.Logger.With("component", "proxy"),
 	})
 	if err != nil {
 		return nil, err

@@ -337,11 +337,17 @@ func startServer() error {
 	})
 }
 
+// startAgent starts an agent; a1 also answers NodePorts on localhost,
+// which agents do only when asked (--nodeport-addresses).
 func startAgent(a *node) error {
+	args := []string{"--net=/run/netns/" + a.netns,
+		bin, "agent", "--server", "https://" + server.ip + ":6443", "--token", token,
+		"--data-dir", a.data, "--node-name", a.name, "--node-ip", a.ip, "--cgroup-root", a.cgrp}
+	if a.name == "a1" {
+		args = append(args, "--nodeport-addresses", "primary,127.0.0.0/8")
+	}
 	var err error
-	a.proc, err = testenv.Start(filepath.Join(tmp, a.name+".log"), "nsenter", "--net=/run/netns/"+a.netns,
-		bin, "agent", "--server", "https://"+server.ip+":6443", "--token", token,
-		"--data-dir", a.data, "--node-name", a.name, "--node-ip", a.ip, "--cgroup-root", a.cgrp)
+	a.proc, err = testenv.Start(filepath.Join(tmp, a.name+".log"), "nsenter", args...)
 	return err
 }
 

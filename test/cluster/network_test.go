@@ -217,6 +217,20 @@ spec:
 			eventually(t, 30*time.Second, func() error { _, err := httpGet(url); return err })
 		}
 	})
+	t.Run("NodePort on localhost only where asked", func(t *testing.T) {
+		port, _ := nodePortOf(t, ns, "np")
+		url := fmt.Sprintf("http://127.0.0.1:%d/cgi-bin/who", port)
+		eventually(t, 30*time.Second, func() error {
+			out, err := inNetns(agents[0], "curl", "-s", "--max-time", "3", url)
+			if err != nil {
+				return fmt.Errorf("a1 (--nodeport-addresses with 127.0.0.0/8): %v %s", err, out)
+			}
+			return nil
+		})
+		if out, err := inNetns(agents[1], "curl", "-s", "--max-time", "3", url); err == nil {
+			t.Errorf("a2 answered a NodePort on localhost without being asked: %s", out)
+		}
+	})
 	t.Run("LoadBalancer ingress is the nodes and answers", func(t *testing.T) {
 		var ingress []string
 		eventually(t, 30*time.Second, func() error {
