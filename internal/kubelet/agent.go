@@ -137,7 +137,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		cfg.NodeIP = defaultNodeIP()
 	}
 	cniDir := filepath.Join(dir, "etc", "cni", "net.d")
-	netw, err := newNodeNetwork(client, cfg, *cluster, cfg.NodeIP, dir)
+	netw, err := newNodeNetwork(client, cfg, *cluster, cfg.NodeIP, cniDir, dir)
 	if err != nil {
 		return err
 	}

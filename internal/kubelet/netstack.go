@@ -49,10 +49,10 @@ type nodeNetwork struct {
 	dnsStop context.CancelFunc // stops the DNS server on the current gateway
 }
 
-func newNodeNetwork(client kubernetes.Interface, cfg AgentConfig, cluster join.ClusterConfig, nodeIP net.IP, dir string) (*nodeNetwork, error) {
+func newNodeNetwork(client kubernetes.Interface, cfg AgentConfig, cluster join.ClusterConfig, nodeIP net.IP, cniDir, dir string) (*nodeNetwork, error) {
 	n := &nodeNetwork{
 		client: client, nodeName: cfg.NodeName, nodeIP: nodeIP, cluster: cluster,
-		bridge: cfg.Bridge, cniDir: filepath.Join(dir, "etc", "cni", "net.d"), ipamDir: filepath.Join(dir, "cni", "networks"),
+		bridge: cfg.Bridge, cniDir: cniDir, ipamDir: filepath.Join(dir, "cni", "networks"),
 		log: cfg.Logger.With("component", "network"),
 	}
 	if n.bridge == "" {

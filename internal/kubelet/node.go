@@ -262,8 +262,9 @@ func statusChanged(old, cur corev1.NodeStatus) bool {
 }
 
 // PodCIDRWait bounds how long a new node waits for the node IPAM
-// controller to assign spec.podCIDR before it runs pods on the network it
-// configured at start (a cluster without the controller never assigns one).
+// controller to assign spec.podCIDR before it starts its pod workers; their
+// sandboxes then wait for the network (a cluster without the controller
+// never assigns one, and such a node runs only host-network pods).
 const PodCIDRWait = 30 * time.Second
 
 // awaitPodCIDR returns the node once it has a pod CIDR, or as it is after
@@ -287,7 +288,7 @@ func (k *Kubelet) awaitPodCIDR(ctx context.Context, node *corev1.Node) *corev1.N
 			return n
 		}
 	}
-	k.log.Warn("the node has no pod CIDR; pods run on the network configured at start", "after", PodCIDRWait)
+	k.log.Warn("the node has no pod CIDR yet; pods other than host-network ones wait for it", "after", PodCIDRWait)
 	return node
 }
 

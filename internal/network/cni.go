@@ -8,11 +8,6 @@ import (
 	"path/filepath"
 )
 
-// DefaultPodCIDR is used while the node has no spec.podCIDR (no node IPAM
-// controller has assigned one): fine for a single node, and what k3s uses
-// for its first node.
-const DefaultPodCIDR = "10.42.0.0/24"
-
 // ConfigFile is the name of the network configuration in the CNI
 // configuration directory; containerd loads the first file in name order.
 const ConfigFile = "10-skiff.conflist"

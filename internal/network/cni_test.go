@@ -43,8 +43,8 @@ func TestRender(t *testing.T) {
 func TestRenderErrors(t *testing.T) {
 	for name, c := range map[string]CNIConfig{
 		"bad cidr":    {PodCIDR: "nope", IPAMDir: "/x"},
-		"no ipam dir": {PodCIDR: DefaultPodCIDR},
-		"long bridge": {PodCIDR: DefaultPodCIDR, IPAMDir: "/x", Bridge: "abcdefghijklmnop"},
+		"no ipam dir": {PodCIDR: "10.42.0.0/24"},
+		"long bridge": {PodCIDR: "10.42.0.0/24", IPAMDir: "/x", Bridge: "abcdefghijklmnop"},
 	} {
 		if _, err := c.Render(); err == nil {
 			t.Errorf("%s: no error", name)
@@ -54,7 +54,7 @@ func TestRenderErrors(t *testing.T) {
 
 func TestWriteCNIConfigReportsChange(t *testing.T) {
 	dir := t.TempDir()
-	c := CNIConfig{PodCIDR: DefaultPodCIDR, IPAMDir: filepath.Join(dir, "ipam")}
+	c := CNIConfig{PodCIDR: "10.42.0.0/24", IPAMDir: filepath.Join(dir, "ipam")}
 	for i, want := range []bool{true, false} {
 		changed, err := WriteCNIConfig(dir, c)
 		if err != nil || changed != want {
