@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -103,10 +104,39 @@ func validatePodSpec(spec *corev1.PodSpec, isPod bool, claimVolumes sets.Set[str
 		errs = append(errs, nonNegative(*spec.TerminationGracePeriodSeconds, p.Child("terminationGracePeriodSeconds"))...)
 	}
 	errs = append(errs, validateTolerations(spec.Tolerations, p.Child("tolerations"))...)
+	if sc := spec.SecurityContext; sc != nil {
+		errs = append(errs, validateSysctls(sc.Sysctls, p.Child("securityContext", "sysctls"))...)
+	}
 	for i, s := range spec.ImagePullSecrets {
 		if s.Name == "" {
 			errs = append(errs, field.Required(p.Child("imagePullSecrets").Index(i).Child("name"), ""))
 		}
+	}
+	return errs
+}
+
+// sysctlName is upstream's sysctl name pattern: segments of lower-case
+// letters, digits, '-' and '_' separated by '.' or '/'.
+const sysctlNameFmt = `([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?`
+
+var sysctlName = regexp.MustCompile("^" + sysctlNameFmt + "$")
+
+// validateSysctls checks a pod's sysctls as upstream: names required,
+// well-formed (at most 253 characters) and not repeated.
+func validateSysctls(sysctls []corev1.Sysctl, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	for i, s := range sysctls {
+		np := p.Index(i).Child("name")
+		switch {
+		case s.Name == "":
+			errs = append(errs, field.Required(np, ""))
+		case len(s.Name) > 253 || !sysctlName.MatchString(s.Name):
+			errs = append(errs, field.Invalid(np, s.Name, fmt.Sprintf("must have at most 253 characters and match regex %s", sysctlNameFmt)))
+		case seen.Has(s.Name):
+			errs = append(errs, field.Duplicate(np, s.Name))
+		}
+		seen.Insert(s.Name)
 	}
 	return errs
 }

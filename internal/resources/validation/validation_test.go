@@ -293,6 +293,18 @@ func TestValidateCreate(t *testing.T) {
 		{"pod env name", pod(func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A=B"}}
 		}), []want{{"spec.containers[0].env[0].name", field.ErrorTypeInvalid}}},
+		{"pod sysctls as upstream's conformance spec", pod(func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+				{Name: "foo-", Value: "bar"}, {Name: "kernel.shmmax", Value: "1"},
+				{Name: "safe-and-unsafe", Value: "1"}, {Name: "bar..", Value: "42"},
+				{Name: "net/ipv4/ip_forward", Value: "1"}, {Name: "kernel.shmmax", Value: "2"}, {Name: ""},
+			}}
+		}), []want{
+			{"spec.securityContext.sysctls[0].name", field.ErrorTypeInvalid},
+			{"spec.securityContext.sysctls[3].name", field.ErrorTypeInvalid},
+			{"spec.securityContext.sysctls[5].name", field.ErrorTypeDuplicate},
+			{"spec.securityContext.sysctls[6].name", field.ErrorTypeRequired},
+		}},
 		{"pod probe handler", pod(func(p *corev1.Pod) {
 			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{}
 		}), []want{{"spec.containers[0].livenessProbe", field.ErrorTypeRequired}}},
