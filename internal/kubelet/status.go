@@ -73,6 +73,8 @@ func (w *podWorker) podStatus(pod *corev1.Pod, state *podRuntime) corev1.PodStat
 		done := cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
 		if isSidecar(c) {
 			done = cs.Started != nil && *cs.Started
+		} else if done {
+			cs.Ready = true // as upstream: a completed init container is ready
 		}
 		if !done && !initialized {
 			incompleteInit = append(incompleteInit, c.Name)

@@ -326,6 +326,10 @@ func TestInitContainersVolumesAndCompletion(t *testing.T) {
 		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 {
 			t.Errorf("init container %s: %+v", s.Name, s.State)
 		}
+		// As upstream's kubelet, a completed init container is ready.
+		if !s.Ready {
+			t.Errorf("init container %s: ready false; want true once completed", s.Name)
+		}
 	}
 	if c := condition(pod, corev1.PodReady); c != corev1.ConditionFalse {
 		t.Errorf("Ready = %s; want False for a completed pod", c)
