@@ -24,7 +24,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -422,17 +421,4 @@ func inNetns(n *node, args ...string) (string, error) {
 }
 
 // httpGet fetches url from the client namespace with a short timeout.
-func httpGet(url string) (string, error) {
-	c := &http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, err = b.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return b.String(), fmt.Errorf("status %s", resp.Status)
-	}
-	return b.String(), err
-}
+func httpGet(url string) (string, error) { return testenv.HTTPGet(url, 3*time.Second) }

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -364,17 +363,4 @@ func kubectl(t testing.TB, stdin string, args ...string) string {
 }
 
 // httpGet fetches url with a short timeout.
-func httpGet(url string) (string, error) {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, err = b.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return b.String(), fmt.Errorf("status %s", resp.Status)
-	}
-	return b.String(), err
-}
+func httpGet(url string) (string, error) { return testenv.HTTPGet(url, 5*time.Second) }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,4 +200,21 @@ func removeTree(dir string) {
 		}
 	}
 	_ = os.Remove(dir)
+}
+
+// HTTPGet fetches url within timeout; a status other than 200 is an
+// error that still returns the body.
+func HTTPGet(url string, timeout time.Duration) (string, error) {
+	c := &http.Client{Timeout: timeout}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return b.String(), fmt.Errorf("status %s", resp.Status)
+	}
+	return b.String(), err
 }
