@@ -29,14 +29,12 @@ import (
 // Every part stops when the context given to start ends, removing what it
 // put in the kernel; wait returns once they all have.
 type nodeNetwork struct {
-	client   kubernetes.Interface
-	nodeName string
-	nodeIP   net.IP
-	cluster  join.ClusterConfig
-	bridge   string
-	cniDir   string
-	ipamDir  string
-	log      *slog.Logger
+	client  kubernetes.Interface
+	cluster join.ClusterConfig
+	bridge  string
+	cniDir  string
+	ipamDir string
+	log     *slog.Logger
 
 	router *network.Router // nil with backend none
 	proxy  *proxy.Proxier
@@ -51,7 +49,7 @@ type nodeNetwork struct {
 
 func newNodeNetwork(client kubernetes.Interface, cfg AgentConfig, cluster join.ClusterConfig, nodeIP net.IP, cniDir, dir string) (*nodeNetwork, error) {
 	n := &nodeNetwork{
-		client: client, nodeName: cfg.NodeName, nodeIP: nodeIP, cluster: cluster,
+		client: client, cluster: cluster,
 		bridge: cfg.Bridge, cniDir: cniDir, ipamDir: filepath.Join(dir, "cni", "networks"),
 		log: cfg.Logger.With("component", "network"),
 	}
